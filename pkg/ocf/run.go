@@ -1,0 +1,240 @@
+package ocf
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+)
+
+// exitReasonMax is how much of an exit reason Pacemaker keeps.
+const exitReasonMax = 128
+
+// defaultTimeout applies when neither Pacemaker nor the declaration says.
+const defaultTimeout = 20 * time.Second
+
+// Main runs the agent on the process's arguments and environment and exits
+// with the OCF status.
+func Main(a *Agent) {
+	os.Exit(int(Run(a, os.Args, os.Environ(), os.Stdout, os.Stderr, os.Exit)))
+}
+
+// Run dispatches args[1] as the action. exit is called only by the watchdog
+// that stops an action overrunning its timeout.
+func Run(a *Agent, args, environ []string, stdout, stderr io.Writer, exit func(int)) Status {
+	env := map[string]string{}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			env[k] = v
+		}
+	}
+	getenv := func(k string) string { return env[k] }
+
+	status := Success
+	names := a.actionNames()
+	usage := func(w io.Writer) {
+		fmt.Fprintf(w, "usage: %s {%s}\n", a.Name, strings.Join(names, "|"))
+	}
+	app := &cli.App{
+		Name:            a.Name,
+		Usage:           a.Short,
+		Writer:          stdout,
+		ErrWriter:       stderr,
+		HideHelp:        true,
+		HideHelpCommand: true,
+		ExitErrHandler:  func(*cli.Context, error) {},
+		// Reached with no action, or one that is no command: urfave/cli
+		// hands unknown words to the root action.
+		Action: func(c *cli.Context) error {
+			status = ErrArgs
+			if c.NArg() > 0 {
+				fmt.Fprintf(stderr, "%s: unknown action %q\n", a.Name, c.Args().First())
+				status = ErrUnimplemented
+			}
+			usage(stderr)
+			return nil
+		},
+	}
+	for _, name := range names {
+		app.Commands = append(app.Commands, &cli.Command{
+			Name:            name,
+			SkipFlagParsing: true,
+			Action: func(*cli.Context) error {
+				status = runAction(a, name, environ, getenv, stdout, stderr, exit)
+				return nil
+			},
+		})
+	}
+	for _, h := range a.Helpers {
+		app.Commands = append(app.Commands, &cli.Command{
+			Name: h.Name, Hidden: true, SkipFlagParsing: true,
+			Action: func(c *cli.Context) error {
+				ctx, cancel := context.WithTimeout(context.Background(), h.Timeout)
+				defer cancel()
+				dbg, _ := ParseBool(getenv("HA_debug"))
+				status = h.Run(ctx, c.Args().Slice(), newLogger(stderr, a.Name, getenv("OCF_RESOURCE_INSTANCE"), dbg))
+				return nil
+			},
+		})
+	}
+	app.Commands = append(app.Commands, &cli.Command{
+		Name: "usage", Aliases: []string{"help"}, SkipFlagParsing: true,
+		Action: func(*cli.Context) error { usage(stdout); return nil },
+	})
+	if err := app.Run(args); err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", a.Name, err)
+		usage(stderr)
+		return ErrArgs
+	}
+	return status
+}
+
+// actionNames lists the dispatchable actions, meta-data and validate-all
+// included, in declaration order.
+func (a *Agent) actionNames() []string {
+	var names []string
+	for _, act := range a.metaActions() {
+		if !slices.Contains(names, act.Name) {
+			names = append(names, act.Name)
+		}
+	}
+	return names
+}
+
+func runAction(a *Agent, name string, environ []string, getenv func(string) string, stdout, stderr io.Writer, exit func(int)) Status {
+	caller := callerVersion(getenv)
+	if name == "meta-data" {
+		stdout.Write(a.MetaData(caller))
+		return Success
+	}
+	instance := getenv("OCF_RESOURCE_INSTANCE")
+	dbg, _ := ParseBool(getenv("HA_debug"))
+	r := &Request{
+		Agent:    a,
+		Action:   name,
+		Instance: instance,
+		Meta:     parseMeta(environ),
+		Caller:   caller,
+		Log:      newLogger(stderr, a.Name, instance, dbg),
+		environ:  environ,
+		getenv:   getenv,
+	}
+	level, _ := strconv.Atoi(strings.TrimSpace(getenv("OCF_CHECK_LEVEL")))
+	r.Depth = a.effectiveDepth(level)
+
+	timeout := r.Meta.Timeout
+	if timeout <= 0 {
+		timeout = defaultTimeout
+		for _, act := range a.metaActions() {
+			if act.Name == name {
+				timeout = act.Timeout
+				break
+			}
+		}
+	}
+	margin := min(max(timeout/10, 100*time.Millisecond), 2*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout-margin)
+	defer cancel()
+	// Whatever the action does, the process ends before Pacemaker's timeout.
+	watchdog := time.AfterFunc(timeout-margin/2, func() {
+		r.Log.Errorf("%s did not finish within %s", name, FormatDuration(timeout))
+		writeReason(stderr, getenv, fmt.Sprintf("%s did not finish within its timeout of %s", name, FormatDuration(timeout)))
+		exit(int(ErrGeneric))
+	})
+	defer watchdog.Stop()
+
+	status := dispatch(ctx, a, r)
+	if status.Failed() && !(status == NotRunning && name == "monitor" && (r.reason == "" || r.IsProbe())) {
+		reason := r.reason
+		if reason == "" {
+			reason = fmt.Sprintf("%s failed (%s)", name, status)
+		}
+		r.Log.Errorf("%s", reason)
+		writeReason(stderr, getenv, reason)
+	}
+	r.Log.Debugf("%s returns %d (%s)", name, int(status), status)
+	return status
+}
+
+// dispatch checks the configuration and runs the action, turning a panic
+// into a generic error: Go's own panic exit code (2) would read as
+// OCF_ERR_ARGS.
+func dispatch(ctx context.Context, a *Agent, r *Request) (status Status) {
+	defer func() {
+		if p := recover(); p != nil {
+			r.Log.Errorf("panic: %v\n%s", p, debug.Stack())
+			status = r.Fail(ErrGeneric, "internal error in %s %s: %v", a.Name, r.Action, p)
+		}
+	}()
+	var errs []error
+	r.Params, errs = parseParams(a.Params, r.getenv)
+	if len(errs) == 0 && a.Check != nil {
+		if err := a.Check(r); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		for _, err := range errs {
+			r.Log.Errorf("configuration: %v", err)
+		}
+		switch {
+		case r.Action == "stop":
+			// Nothing can have been started from a configuration that
+			// cannot be valid, so there is nothing to stop.
+			return Success
+		case r.IsProbe():
+			return NotRunning
+		}
+		return r.Fail(ErrConfigured, "%v", errors.Join(errs...))
+	}
+	if r.Action == "start" || r.Action == "validate-all" {
+		r.warnUnknownParams()
+	}
+	if r.Action == "validate-all" {
+		if a.Validate != nil {
+			return a.Validate(ctx, r)
+		}
+		return Success
+	}
+	act, ok := a.action(r.Action)
+	if !ok {
+		return r.Fail(ErrUnimplemented, "%s does not implement %s", a.Name, r.Action)
+	}
+	return act.Run(ctx, r)
+}
+
+// warnUnknownParams names parameters the agent does not know, such as
+// shell-agent options gocf leaves out, so an admin sees they are ignored.
+func (r *Request) warnUnknownParams() {
+	for _, kv := range r.environ {
+		k, _, _ := strings.Cut(kv, "=")
+		name, ok := strings.CutPrefix(k, "OCF_RESKEY_")
+		if !ok || strings.HasPrefix(name, "CRM_meta_") || r.getenv(k) == "" {
+			continue
+		}
+		if _, known := r.Params.decl[name]; !known {
+			r.Log.Warnf("parameter %s is not a parameter of %s and is ignored", name, r.Agent.Name)
+		}
+	}
+}
+
+// writeReason prints the one exit-reason line Pacemaker picks up.
+func writeReason(w io.Writer, getenv func(string) string, reason string) {
+	prefix := getenv("OCF_EXIT_REASON_PREFIX")
+	if prefix == "" {
+		prefix = "ocf-exit-reason:"
+	}
+	reason = strings.Join(strings.Fields(reason), " ")
+	if r := []rune(reason); len(r) > exitReasonMax {
+		reason = string(r[:exitReasonMax-1]) + "…"
+	}
+	fmt.Fprintf(w, "%s%s\n", prefix, reason)
+}

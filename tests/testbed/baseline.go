@@ -1,0 +1,209 @@
+package testbed
+
+import (
+	"fmt"
+	"runtime"
+	"sort"
+	"strings"
+	"time"
+)
+
+// DRBDResource is the DRBD 8.4 resource r0 on the VMs' second disk.
+func DRBDResource(nodes []string) string {
+	var sb strings.Builder
+	sb.WriteString("resource r0 {\n  protocol C;\n  device /dev/drbd0;\n  disk /dev/vdb;\n  meta-disk internal;\n")
+	for _, n := range nodes {
+		fmt.Fprintf(&sb, "  on %s { address %s:7789; }\n", n, NodeIP(n))
+	}
+	sb.WriteString("}\n")
+	return sb.String()
+}
+
+// DRBDInit configures r0 on every node, connects it, makes the first node primary, waits for
+// the initial sync and makes an ext4 file system on it. The first node stays primary.
+func (b *Bed) DRBDInit() error {
+	res := DRBDResource(b.st.Nodes)
+	for _, n := range b.st.Nodes {
+		if _, err := b.Exec(n, 60*time.Second, []byte(res), "/bin/bash", "-c",
+			"modprobe drbd && cat > /etc/drbd.d/r0.res && drbdadm create-md --force r0 </dev/null >/dev/null 2>&1 && drbdadm up r0"); err != nil {
+			return err
+		}
+	}
+	first := b.st.Nodes[0]
+	wait := func(what, cmd, want string, timeout time.Duration) error {
+		script := fmt.Sprintf(`for i in $(seq %d); do [ "$(%s)" = "%s" ] && exit 0; sleep 0.5; done; %s; exit 1`,
+			int(timeout/(500*time.Millisecond)), cmd, want, cmd)
+		out, err := b.Sh(first, timeout+30*time.Second, script)
+		if err != nil {
+			return fmt.Errorf("DRBD %s: %v: %s", what, err, out)
+		}
+		return nil
+	}
+	if err := wait("connect", "drbdadm cstate r0", "Connected", 120*time.Second); err != nil {
+		return err
+	}
+	if _, err := b.Exec(first, 60*time.Second, nil, "drbdadm", "primary", "--force", "r0"); err != nil {
+		return err
+	}
+	if err := wait("sync", "drbdadm dstate r0", "UpToDate/UpToDate", 600*time.Second); err != nil {
+		return err
+	}
+	_, err := b.Exec(first, 120*time.Second, nil, "mkfs.ext4", "-q", "-F", "/dev/drbd0")
+	return err
+}
+
+// BaselineRun is one failover measurement.
+type BaselineRun struct {
+	Active string
+	VIP    time.Duration // power-off to first ping answer on the VIP
+	SIP    time.Duration // power-off to first SIP OPTIONS answer on the VIP
+}
+
+// BaselineResult is a series of runs.
+type BaselineResult struct {
+	Mode, Accel string
+	Nodes       int
+	TokenMS     int
+	UpTime      time.Duration
+	Runs        []BaselineRun
+	Stack       string
+}
+
+func median(ds []time.Duration) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// Markdown renders the result as a table with the command that produced it.
+func (r *BaselineResult) Markdown(command string) string {
+	var sb strings.Builder
+	var vips, sips []time.Duration
+	fmt.Fprintf(&sb, "\n### %s mode: %s\n\n", r.Mode, r.Stack)
+	fmt.Fprintf(&sb, "%s, %d nodes, corosync token %d ms, accel %s, %d cores; cluster up in %.1f s.\n",
+		time.Now().UTC().Format("2006-01-02 15:04 UTC"), r.Nodes, r.TokenMS, r.Accel, runtime.NumCPU(), r.UpTime.Seconds())
+	fmt.Fprintf(&sb, "Command: `%s` (as root, from tests/testbed).\n\n", command)
+	sb.WriteString("| run | active node powered off | VIP answers ping (s) | Asterisk answers SIP OPTIONS on VIP (s) |\n|---|---|---|---|\n")
+	for i, x := range r.Runs {
+		fmt.Fprintf(&sb, "| %d | %s | %.2f | %.2f |\n", i+1, x.Active, x.VIP.Seconds(), x.SIP.Seconds())
+		vips, sips = append(vips, x.VIP), append(sips, x.SIP)
+	}
+	fmt.Fprintf(&sb, "| **median** (%d runs) | | **%.2f** | **%.2f** |\n", len(r.Runs), median(vips).Seconds(), median(sips).Seconds())
+	return sb.String()
+}
+
+// Baseline brings up a bed with the shell-agent stack, measures `runs` failovers after a
+// power-off of the active node, and tears the bed down.
+func Baseline(cfg Config, runs int) (res *BaselineResult, err error) {
+	cfg.defaults()
+	cfg.Asterisk = true
+	cfg.SharedDisk = cfg.Mode == "ns"
+	b, err := New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if b.st.Mode != "" {
+		return nil, fmt.Errorf("a test bed is up: run down first")
+	}
+	defer func() {
+		if derr := b.Down(); derr != nil && err == nil {
+			err = derr
+		}
+	}()
+	t0 := time.Now()
+	if err := b.Up(); err != nil {
+		return nil, err
+	}
+	res = &BaselineResult{Mode: cfg.Mode, Nodes: len(b.st.Nodes), TokenMS: b.st.TokenMS, UpTime: time.Since(t0), Accel: "native (namespaces)"}
+	fsDev, timeout := b.st.Loop, 90*time.Second
+	crm := ""
+	if cfg.Mode == "vm" {
+		res.Accel = Accel()
+		timeout = 600 * time.Second
+		if err := b.DRBDInit(); err != nil {
+			return nil, err
+		}
+		// pacemaker owns DRBD from here
+		if _, err := b.Exec(b.st.Nodes[0], 60*time.Second, nil, "drbdadm", "secondary", "r0"); err != nil {
+			return nil, err
+		}
+		for _, n := range b.st.Nodes {
+			if _, err := b.Exec(n, 60*time.Second, nil, "drbdadm", "down", "r0"); err != nil {
+				return nil, err
+			}
+		}
+		fsDev = "/dev/drbd0"
+		crm = `primitive p_drbd ocf:linbit:drbd params drbd_resource=r0 op monitor interval=29s role=Promoted timeout=60s op monitor interval=31s role=Unpromoted timeout=60s op start timeout=240s op stop timeout=100s
+clone ms_drbd p_drbd meta promotable=true promoted-max=1 promoted-node-max=1 clone-max=2 clone-node-max=1 notify=true
+colocation c_base_with_drbd inf: g_base ms_drbd:Promoted
+order o_drbd_then_base Mandatory: ms_drbd:promote g_base:start
+`
+		res.Stack = "ocf:linbit:drbd (promotable) + group Filesystem + IPaddr2 + asterisk"
+	} else {
+		res.Stack = "group Filesystem (ext4 on a shared loop device) + IPaddr2 + asterisk"
+	}
+	crm = fmt.Sprintf(`primitive p_fs ocf:heartbeat:Filesystem params device=%s directory=/srv/gtb fstype=ext4 op monitor interval=10s timeout=40s op start timeout=60s op stop timeout=60s
+primitive p_vip ocf:heartbeat:IPaddr2 params ip=%s cidr_netmask=24 nic=%s op monitor interval=10s timeout=20s
+primitive p_ast ocf:heartbeat:asterisk params user=asterisk group=asterisk op monitor interval=10s timeout=30s op start timeout=120s
+group g_base p_fs p_vip p_ast
+`, fsDev, VIP, NodeIface) + crm
+	if err := b.CrmLoad(b.st.Nodes[0], crm); err != nil {
+		return res, err
+	}
+	ping := NewProber(b.PingProbe(), 100*time.Millisecond, time.Second, time.Hour)
+	sip := NewProber(b.SIPProbe(), 100*time.Millisecond, time.Second, time.Hour)
+	for i := 0; i < runs; i++ {
+		active, err := b.WaitResource(timeout, "p_ast")
+		if err != nil {
+			return res, err
+		}
+		if !Poll(timeout, 200*time.Millisecond, sip.Once) {
+			return res, fmt.Errorf("run %d: SIP on the VIP does not answer before the fault", i+1)
+		}
+		ping.Start()
+		sip.Start()
+		time.Sleep(time.Second)
+		tf := time.Now()
+		ping.Mark(tf)
+		sip.Mark(tf)
+		if err := b.PowerOff(active); err != nil {
+			return res, err
+		}
+		var r BaselineRun
+		ok := Poll(timeout, 50*time.Millisecond, func() bool {
+			v, okv := ping.First()
+			s, oks := sip.First()
+			r = BaselineRun{Active: active, VIP: v, SIP: s}
+			return okv && oks
+		})
+		ping.Stop()
+		sip.Stop()
+		ping = NewProber(b.PingProbe(), 100*time.Millisecond, time.Second, time.Hour)
+		sip = NewProber(b.SIPProbe(), 100*time.Millisecond, time.Second, time.Hour)
+		if !ok {
+			return res, fmt.Errorf("run %d: no failover within %v (ping %v, sip %v)", i+1, timeout, r.VIP, r.SIP)
+		}
+		res.Runs = append(res.Runs, r)
+		b.logf("run %d: %s powered off; VIP %.2fs, SIP %.2fs", i+1, active, r.VIP.Seconds(), r.SIP.Seconds())
+		if err := b.Boot(active); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// CrmLoad loads a crm shell configuration (update) on node n.
+func (b *Bed) CrmLoad(n, config string) error {
+	out, err := b.Exec(n, 120*time.Second, []byte(config), "/bin/bash", "-c",
+		"cat > /tmp/gtb.crm && crm -F configure load update /tmp/gtb.crm")
+	if err != nil {
+		return fmt.Errorf("crm configure load: %v: %s", err, out)
+	}
+	return nil
+}

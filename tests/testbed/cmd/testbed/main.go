@@ -1,0 +1,212 @@
+// Command testbed drives gocf's cluster test bed (see tests/testbed/README.md).
+//
+//	testbed [global flags] image
+//	testbed [global flags] up [--mode ns|vm] [--nodes N] [--agents DIR] [--token MS] [--asterisk] [--shared-disk]
+//	testbed [global flags] down | status
+//	testbed [global flags] exec NODE CMD... | crm NODE ARGS...
+//	testbed [global flags] power-off NODE | cable NODE down|up | shutdown NODE | boot NODE
+//	testbed [global flags] baseline [--mode ns|vm] [--runs N] [--out FILE]
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/gocf/gocf/tests/testbed"
+)
+
+func usage() {
+	fmt.Fprint(os.Stderr, `usage: testbed [--state DIR] [--data DIR] [--cache DIR] [-q] COMMAND [ARGS]
+commands:
+  image [--key]                 build the image if its inputs changed; print its directory
+                                (--key: print only the hash of the build inputs)
+  up [--mode ns|vm] [--nodes N] [--agents DIR] [--token MS] [--asterisk] [--shared-disk]
+  down                          stop everything, remove all, check nothing is left
+  status                        nodes and crm_mon
+  exec NODE CMD...              run a command on a node
+  crm NODE ARGS...              run crmsh on a node
+  power-off NODE                power loss: link down, every process and kernel state gone
+  cable NODE down|up            pull / plug the node's cable at the bridge
+  shutdown NODE                 clean stop: pacemaker, then corosync, then the node
+  boot NODE                     power on again and wait until online
+  baseline [--mode ns|vm] [--runs N] [--out FILE]
+                                failover timings of the shell-agent stack (brings its own bed up and down)
+`)
+	os.Exit(2)
+}
+
+func main() {
+	g := flag.NewFlagSet("testbed", flag.ExitOnError)
+	g.Usage = usage
+	var cfg testbed.Config
+	quiet := g.Bool("q", false, "quiet: no progress log on stderr")
+	g.StringVar(&cfg.StateDir, "state", testbed.DefaultStateDir, "state directory")
+	g.StringVar(&cfg.DataDir, "data", testbed.DefaultDataDir, "node data directory (overlays, disks)")
+	g.StringVar(&cfg.CacheDir, "cache", testbed.DefaultCacheDir, "image cache")
+	_ = g.Parse(os.Args[1:])
+	if g.NArg() == 0 {
+		usage()
+	}
+	if !*quiet {
+		cfg.Log = os.Stderr
+	}
+	cmd, args := g.Arg(0), g.Args()[1:]
+	if err := runCmd(cfg, cmd, args); err != nil {
+		fmt.Fprintln(os.Stderr, "testbed:", err)
+		var ee exitErr
+		if errors.As(err, &ee) {
+			os.Exit(int(ee))
+		}
+		os.Exit(1)
+	}
+}
+
+type exitErr int
+
+func (e exitErr) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+func runCmd(cfg testbed.Config, cmd string, args []string) error {
+	switch cmd {
+	case "image":
+		if len(args) == 1 && args[0] == "--key" {
+			fmt.Println(testbed.ImageKey())
+			return nil
+		}
+		img, err := testbed.EnsureImage(cfg.CacheDir, cfg.Log)
+		if err != nil {
+			return err
+		}
+		fmt.Println(img.Dir)
+		return nil
+	case "up":
+		f := flag.NewFlagSet("up", flag.ExitOnError)
+		f.StringVar(&cfg.Mode, "mode", "ns", "ns or vm")
+		f.IntVar(&cfg.Nodes, "nodes", 0, "number of nodes (ns: 2 or 3, default 3; vm: 2)")
+		f.StringVar(&cfg.AgentsDir, "agents", "bin", "directory of gocf agents to install (skipped if missing)")
+		f.IntVar(&cfg.TokenMS, "token", 1000, "corosync token (ms)")
+		f.BoolVar(&cfg.Asterisk, "asterisk", false, "install a minimal Asterisk config bound to the VIP")
+		f.BoolVar(&cfg.SharedDisk, "shared-disk", false, "ns: ext4 on a loop device visible in every node")
+		_ = f.Parse(args)
+		b, err := testbed.New(cfg)
+		if err != nil {
+			return err
+		}
+		t0 := time.Now()
+		if err := b.Up(); err != nil {
+			return err
+		}
+		fmt.Printf("up: %s mode, %d nodes, %.1fs\n", b.Mode(), len(b.Nodes()), time.Since(t0).Seconds())
+		if d := b.SharedDisk(); d != "" {
+			fmt.Printf("shared disk: %s\n", d)
+		}
+		return nil
+	case "baseline":
+		f := flag.NewFlagSet("baseline", flag.ExitOnError)
+		f.StringVar(&cfg.Mode, "mode", "ns", "ns or vm")
+		runs := f.Int("runs", 0, "runs (default ns 5, vm 3)")
+		out := f.String("out", "", "append the result table to this Markdown file")
+		_ = f.Parse(args)
+		if *runs == 0 {
+			*runs = 5
+			if cfg.Mode == "vm" {
+				*runs = 3
+			}
+		}
+		res, err := testbed.Baseline(cfg, *runs)
+		if res != nil {
+			md := res.Markdown("testbed baseline --mode " + cfg.Mode + fmt.Sprintf(" --runs %d", *runs))
+			fmt.Print(md)
+			if *out != "" {
+				if werr := appendFile(*out, md); werr != nil {
+					return werr
+				}
+			}
+		}
+		return err
+	}
+	b, err := testbed.New(cfg)
+	if err != nil {
+		return err
+	}
+	node := func() (string, error) {
+		if len(args) == 0 {
+			return "", fmt.Errorf("%s: missing NODE", cmd)
+		}
+		return b.NodeName(args[0])
+	}
+	switch cmd {
+	case "down":
+		t0 := time.Now()
+		err := b.Down()
+		fmt.Printf("down: %.1fs\n", time.Since(t0).Seconds())
+		return err
+	case "status":
+		fmt.Print(b.Status())
+		return nil
+	case "exec", "crm":
+		n, err := node()
+		if err != nil {
+			return err
+		}
+		argv := args[1:]
+		if cmd == "crm" {
+			argv = append([]string{"crm"}, argv...)
+		}
+		if len(argv) == 0 {
+			return errors.New("exec: missing command")
+		}
+		out, err := b.Exec(n, 10*time.Minute, nil, argv...)
+		fmt.Print(out)
+		if err != nil {
+			if i := strings.LastIndex(err.Error(), "exit status "); i >= 0 {
+				var rc int
+				fmt.Sscanf(err.Error()[i:], "exit status %d", &rc)
+				if rc > 0 {
+					return exitErr(rc)
+				}
+			}
+		}
+		return err
+	case "power-off", "shutdown", "boot":
+		n, err := node()
+		if err != nil {
+			return err
+		}
+		t0 := time.Now()
+		switch cmd {
+		case "power-off":
+			err = b.PowerOff(n)
+		case "shutdown":
+			err = b.Shutdown(n)
+		default:
+			err = b.Boot(n)
+		}
+		fmt.Printf("%s %s: %.1fs\n", cmd, n, time.Since(t0).Seconds())
+		return err
+	case "cable":
+		n, err := node()
+		if err != nil {
+			return err
+		}
+		if len(args) != 2 || (args[1] != "up" && args[1] != "down") {
+			return errors.New("usage: cable NODE down|up")
+		}
+		return b.Cable(n, args[1] == "up")
+	}
+	usage()
+	return nil
+}
+
+func appendFile(path, s string) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = f.WriteString(s)
+	return err
+}

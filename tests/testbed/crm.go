@@ -1,0 +1,195 @@
+package testbed
+
+import (
+	"encoding/xml"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// CrmMon is the part of `crm_mon --output-as=xml` the tests use.
+type CrmMon struct {
+	Summary struct {
+		DC struct {
+			Name    string `xml:"name,attr"`
+			Present bool   `xml:"present,attr"`
+		} `xml:"current_dc"`
+	} `xml:"summary"`
+	Nodes     []MonNode     `xml:"nodes>node"`
+	Resources []MonResource `xml:"resources>resource"`
+	Groups    []struct {
+		ID        string        `xml:"id,attr"`
+		Resources []MonResource `xml:"resource"`
+	} `xml:"resources>group"`
+	Clones []struct {
+		ID        string        `xml:"id,attr"`
+		Resources []MonResource `xml:"resource"`
+	} `xml:"resources>clone"`
+}
+
+// MonNode is a node in crm_mon's XML.
+type MonNode struct {
+	Name    string `xml:"name,attr"`
+	Online  bool   `xml:"online,attr"`
+	Standby bool   `xml:"standby,attr"`
+	Unclean bool   `xml:"unclean,attr"`
+}
+
+// MonResource is a primitive in crm_mon's XML.
+type MonResource struct {
+	ID      string `xml:"id,attr"`
+	Agent   string `xml:"resource_agent,attr"`
+	Role    string `xml:"role,attr"`
+	Active  bool   `xml:"active,attr"`
+	Failed  bool   `xml:"failed,attr"`
+	Managed bool   `xml:"managed,attr"`
+	Nodes   []struct {
+		Name string `xml:"name,attr"`
+	} `xml:"node"`
+}
+
+// AllResources returns every primitive, including group and clone members.
+func (m *CrmMon) AllResources() []MonResource {
+	rs := append([]MonResource(nil), m.Resources...)
+	for _, g := range m.Groups {
+		rs = append(rs, g.Resources...)
+	}
+	for _, c := range m.Clones {
+		rs = append(rs, c.Resources...)
+	}
+	return rs
+}
+
+// Online returns the names of the online nodes, sorted.
+func (m *CrmMon) Online() []string {
+	var on []string
+	for _, n := range m.Nodes {
+		if n.Online {
+			on = append(on, n.Name)
+		}
+	}
+	sort.Strings(on)
+	return on
+}
+
+// Where returns the nodes on which resource id is active (role Started or Promoted).
+func (m *CrmMon) Where(id string) []string {
+	var ns []string
+	for _, r := range m.AllResources() {
+		if r.ID == id && r.Active {
+			for _, n := range r.Nodes {
+				ns = append(ns, n.Name)
+			}
+		}
+	}
+	return ns
+}
+
+// ParseCrmMon parses crm_mon's XML output.
+func ParseCrmMon(data []byte) (*CrmMon, error) {
+	var m CrmMon
+	if err := xml.Unmarshal(data, &m); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+// Mon runs crm_mon on node n and parses it.
+func (b *Bed) Mon(n string) (*CrmMon, error) {
+	out, err := b.Exec(n, 30*time.Second, nil, "crm_mon", "-1", "--output-as=xml")
+	if err != nil {
+		return nil, err
+	}
+	// the XML document starts at "<?xml" or "<pacemaker-result"
+	if i := strings.Index(out, "<"); i > 0 {
+		out = out[i:]
+	}
+	return ParseCrmMon([]byte(out))
+}
+
+// WaitOnline waits until the given nodes are all online, as seen from each of them.
+func (b *Bed) WaitOnline(timeout time.Duration, nodes ...string) error {
+	var last string
+	ok := Poll(timeout, 250*time.Millisecond, func() bool {
+		for _, v := range nodes {
+			m, err := b.Mon(v)
+			if err != nil {
+				last = err.Error()
+				return false
+			}
+			on := m.Online()
+			for _, n := range b.st.Nodes {
+				want := b.Running(n)
+				if contains(on, n) != want {
+					last = fmt.Sprintf("%s sees online %v", v, on)
+					return false
+				}
+			}
+		}
+		return true
+	})
+	if !ok {
+		return fmt.Errorf("nodes %v not online within %v: %s", nodes, timeout, last)
+	}
+	return nil
+}
+
+// WaitResource waits until resource id is active on exactly one node, other than any of
+// notOn, and returns that node.
+func (b *Bed) WaitResource(timeout time.Duration, id string, notOn ...string) (string, error) {
+	var where []string
+	var last string
+	ok := Poll(timeout, 250*time.Millisecond, func() bool {
+		v, err := b.AnyRunning(notOn...)
+		if err != nil {
+			last = err.Error()
+			return false
+		}
+		m, err := b.Mon(v)
+		if err != nil {
+			last = err.Error()
+			return false
+		}
+		where = m.Where(id)
+		return len(where) == 1 && !contains(notOn, where[0])
+	})
+	if !ok {
+		return "", fmt.Errorf("resource %s not active on one node (not %v) within %v: on %v %s", id, notOn, timeout, where, last)
+	}
+	return where[0], nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Status is a one-screen summary of the bed.
+func (b *Bed) Status() string {
+	if b.st.Mode == "" {
+		return "test bed: down\n"
+	}
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "test bed: %s mode, image %s, token %d ms\n", b.st.Mode, b.st.ImageDir, b.st.TokenMS)
+	for _, n := range b.st.Nodes {
+		state := "off"
+		if b.Running(n) {
+			state = "running"
+		}
+		pid := b.st.Init[n].PID
+		if b.st.Mode == "vm" {
+			pid = b.st.Outer[n].PID
+		}
+		fmt.Fprintf(&sb, "  %-3s %-15s %-8s pid %d\n", n, NodeIP(n), state, pid)
+	}
+	if v, err := b.AnyRunning(); err == nil {
+		out, _ := b.Exec(v, 30*time.Second, nil, "crm_mon", "-1", "-r")
+		sb.WriteString(out)
+	}
+	return sb.String()
+}

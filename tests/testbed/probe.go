@@ -1,0 +1,104 @@
+package testbed
+
+import (
+	"context"
+	"os/exec"
+	"sync"
+	"time"
+)
+
+// Prober runs a probe command from the client namespace every Interval (each probe bounded
+// by Timeout, probes may overlap) and remembers when probes started after a mark succeeded.
+type Prober struct {
+	Argv     []string
+	Interval time.Duration
+	Timeout  time.Duration
+
+	mu     sync.Mutex
+	mark   time.Time
+	first  time.Time // completion time of the first success of a probe started after mark
+	stop   chan struct{}
+	wg     sync.WaitGroup
+	maxRun time.Duration
+}
+
+// NewProber returns a prober of argv (already wrapped for the client namespace).
+func NewProber(argv []string, interval, timeout, maxRun time.Duration) *Prober {
+	return &Prober{Argv: argv, Interval: interval, Timeout: timeout, maxRun: maxRun, stop: make(chan struct{})}
+}
+
+// Once runs the probe one time and reports success.
+func (p *Prober) Once() bool {
+	ctx, cancel := context.WithTimeout(context.Background(), p.Timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, p.Argv[0], p.Argv[1:]...)
+	cmd.WaitDelay = time.Second
+	return cmd.Run() == nil
+}
+
+// Start begins probing in the background; it stops by itself after maxRun.
+func (p *Prober) Start() {
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		end := time.After(p.maxRun)
+		t := time.NewTicker(p.Interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-p.stop:
+				return
+			case <-end:
+				return
+			case <-t.C:
+			}
+			started := time.Now()
+			p.wg.Add(1)
+			go func() {
+				defer p.wg.Done()
+				if !p.Once() {
+					return
+				}
+				done := time.Now()
+				p.mu.Lock()
+				if !p.mark.IsZero() && !started.Before(p.mark) && (p.first.IsZero() || done.Before(p.first)) {
+					p.first = done
+				}
+				p.mu.Unlock()
+			}()
+		}
+	}()
+}
+
+// Mark sets the reference time (the fault) and forgets earlier successes.
+func (p *Prober) Mark(t time.Time) {
+	p.mu.Lock()
+	p.mark, p.first = t, time.Time{}
+	p.mu.Unlock()
+}
+
+// First returns the time from the mark to the first success after it (0, false if none yet).
+func (p *Prober) First() (time.Duration, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.first.IsZero() {
+		return 0, false
+	}
+	return p.first.Sub(p.mark), true
+}
+
+// Stop ends probing and waits for running probes.
+func (p *Prober) Stop() {
+	select {
+	case <-p.stop:
+	default:
+		close(p.stop)
+	}
+	p.wg.Wait()
+}
+
+// PingProbe and SIPProbe are the client-side probes of the VIP.
+func (b *Bed) PingProbe() []string { return b.ClientCmd("ping", "-n", "-c", "1", "-W", "1", VIP) }
+
+// SIPProbe sends one SIP OPTIONS to the VIP with sipsak.
+func (b *Bed) SIPProbe() []string { return b.ClientCmd("sipsak", "-s", "sip:"+VIP) }
