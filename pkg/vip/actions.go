@@ -275,4 +275,3 @@ func monitor(ctx context.Context, r *ocf.Request) ocf.Status {
 	}
 	return ocf.Success
 }
-

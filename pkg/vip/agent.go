@@ -30,7 +30,7 @@ resource can switch agents by changing ocf:heartbeat:IPaddr2 to ocf:gocf:vip.
 It uses netlink directly and forks no program. IPaddr2's deprecated
 CLUSTERIP clone mode (and its options lvs_support, mac, clusterip_hash,
 unique_clone_address) is not supported: vip cannot be cloned.`,
-		Params:   params,
+		Params: params,
 		Actions: []ocf.Action{
 			{Name: "start", Timeout: 20 * time.Second, Run: start},
 			{Name: "stop", Timeout: 20 * time.Second, Run: stop},
