@@ -5,6 +5,9 @@ package ocf
 
 import "fmt"
 
+// BuildVersion is the gocf release, stamped by the Makefile (-X).
+var BuildVersion = "0.1.0-dev"
+
 // Status is an OCF exit code.
 type Status int
 

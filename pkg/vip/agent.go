@@ -9,16 +9,13 @@ import (
 	"github.com/gocf/gocf/pkg/ocf"
 )
 
-// Version of the agent, stamped at build time by the Makefile.
-var Version = "0.1.0"
-
 const helperAnnounce = "announce-helper"
 
 // Agent returns the vip agent's declaration.
 func Agent() *ocf.Agent {
 	return &ocf.Agent{
 		Name:    "vip",
-		Version: Version,
+		Version: ocf.BuildVersion,
 		Short:   "Manages a virtual IPv4 or IPv6 address (drop-in for IPaddr2)",
 		Long: `Adds a virtual IPv4 or IPv6 address to a network interface, removes it,
 and monitors it. After adding the address it announces it to the

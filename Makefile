@@ -1,0 +1,66 @@
+# gocf — Pacemaker OCF resource agents in Go.
+# make build | install | test | check | bench | docs | deps | clean
+
+GO       ?= go
+PREFIX   ?= /usr
+DESTDIR  ?=
+AGENTS   := vip
+OCFDIR   := $(PREFIX)/lib/ocf/resource.d/gocf
+# The release tag (v1.2.3 -> 1.2.3), else a pre-release naming the commit.
+VERSION  ?= $(shell git describe --tags --match 'v*' 2>/dev/null | sed 's/^v//')
+ifeq ($(VERSION),)
+VERSION  := 0.1.0-dev.$(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+endif
+LDFLAGS  := -s -w -X github.com/gocf/gocf/pkg/ocf.BuildVersion=$(VERSION)
+export CGO_ENABLED := 0
+
+# Debian packages the tests need: ocf-tester and the DTD (resource-agents),
+# xmllint, Pacemaker's CLI, ip(8) to build test networks.
+APT_PKGS := resource-agents libxml2-utils pacemaker-cli-utils iproute2
+# The OCF 1.1 schema pcs validates with, taken from Debian's pcs package.
+OCF11_RNG := .cache/pcs/usr/share/pcs/data/ocf-1.1.rng
+
+.PHONY: all build install test check bench docs deps lint clean demo
+
+all: build
+
+build:
+	@mkdir -p bin
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/ $(addprefix ./agents/,$(AGENTS))
+
+install: build
+	install -d $(DESTDIR)$(OCFDIR)
+	install -m 0755 $(addprefix bin/,$(AGENTS)) $(DESTDIR)$(OCFDIR)/
+
+test:
+	$(GO) test ./pkg/...
+
+deps:
+	@missing=$$(for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing: $$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+	@if [ ! -f $(OCF11_RNG) ]; then \
+		mkdir -p .cache/pcs && cd .cache && apt-get download pcs >/dev/null && \
+		dpkg-deb -x pcs_*.deb pcs && rm -f pcs_*.deb; fi
+	$(GO) mod download
+
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.7.0 ./...
+
+# Everything: lint, unit tests, meta-data validation, ocf-tester and the
+# scenario tests in network namespaces (root).
+check: deps build lint
+	GOCF_REQUIRE_ROOT=1 GOCF_OCF11_RNG=$(CURDIR)/$(OCF11_RNG) $(GO) test -count=1 ./...
+
+bench: deps build
+	$(GO) run ./tests/bench -runs 25
+
+docs:
+	$(GO) test ./tests -run TestReadmeParameters -update
+
+clean:
+	rm -rf bin .cache
