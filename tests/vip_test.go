@@ -317,7 +317,7 @@ func TestVipExitCodesAndUsage(t *testing.T) {
 	}
 }
 
-// frameCounter counts announcements of ip in captured frames.
+// announcement is what a captured frame announced.
 type announcement struct {
 	arpOp    arp.Operation
 	ndpOK    bool
@@ -411,13 +411,13 @@ func TestVipAnnouncementsOnTheWire(t *testing.T) {
 			}
 			a := l.agent(p)
 			a.Expect(t, 0, "start")
-			frames := capt.Wait(5*time.Second, func(f [][]byte) bool {
+			capt.Wait(5*time.Second, func(f [][]byte) bool {
 				n, _ := countAnnouncements(f, ip, mac)
 				return n >= c.count
 			})
 			// Let any extra (wrong) frame arrive before counting exactly.
 			time.Sleep(200 * time.Millisecond)
-			frames = capt.Frames()
+			frames := capt.Frames()
 			n, seen := countAnnouncements(frames, ip, mac)
 			if n != c.count {
 				t.Fatalf("want %d announcements, got %d (of %d frames)", c.count, n, len(frames))

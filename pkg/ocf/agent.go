@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -165,13 +164,18 @@ func (r *Request) StateDir() (string, error) {
 	return dir, os.MkdirAll(dir, 0o700)
 }
 
-var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9._:-]`)
-
+// safeName makes an instance name usable as one path component.
 func safeName(s string) string {
 	if s == "" {
-		s = "default"
+		return "default"
 	}
-	return unsafeChars.ReplaceAllString(s, "_")
+	return strings.Map(func(c rune) rune {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', strings.ContainsRune("._:-", c):
+			return c
+		}
+		return '_'
+	}, s)
 }
 
 // depths lists the monitor depths the agent declares, ascending.

@@ -30,14 +30,7 @@ func Main(a *Agent) {
 // Run dispatches args[1] as the action. exit is called only by the watchdog
 // that stops an action overrunning its timeout.
 func Run(a *Agent, args, environ []string, stdout, stderr io.Writer, exit func(int)) Status {
-	env := map[string]string{}
-	for _, kv := range environ {
-		if k, v, ok := strings.Cut(kv, "="); ok {
-			env[k] = v
-		}
-	}
-	getenv := func(k string) string { return env[k] }
-
+	getenv := lookupIn(environ)
 	status := Success
 	names := a.actionNames()
 	usage := func(w io.Writer) {
@@ -174,14 +167,7 @@ func dispatch(ctx context.Context, a *Agent, r *Request) (status Status) {
 			status = r.Fail(ErrGeneric, "internal error in %s %s: %v", a.Name, r.Action, p)
 		}
 	}()
-	var errs []error
-	r.Params, errs = parseParams(a.Params, r.getenv)
-	if len(errs) == 0 && a.Check != nil {
-		if err := a.Check(r); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if len(errs) > 0 {
+	if errs := r.loadParams(); len(errs) > 0 {
 		for _, err := range errs {
 			r.Log.Errorf("configuration: %v", err)
 		}
@@ -224,6 +210,29 @@ func (r *Request) warnUnknownParams() {
 			r.Log.Warnf("parameter %s is not a parameter of %s and is ignored", name, r.Agent.Name)
 		}
 	}
+}
+
+// lookupIn returns a getenv over an environment list.
+func lookupIn(environ []string) func(string) string {
+	env := make(map[string]string, len(environ))
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			env[k] = v
+		}
+	}
+	return func(k string) string { return env[k] }
+}
+
+// loadParams parses the parameters and runs the agent's configuration check.
+func (r *Request) loadParams() []error {
+	var errs []error
+	r.Params, errs = parseParams(r.Agent.Params, r.getenv)
+	if len(errs) == 0 && r.Agent.Check != nil {
+		if err := r.Agent.Check(r); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
 }
 
 // writeReason prints the one exit-reason line Pacemaker picks up.

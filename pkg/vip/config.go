@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -35,7 +34,10 @@ type config struct {
 	checkLink   bool
 }
 
-var ifNameRE = regexp.MustCompile(`^[^\s/:]+$`)
+// validIfName follows the kernel's dev_valid_name.
+func validIfName(s string) bool {
+	return s != "" && s != "." && s != ".." && len(s) <= ifNameMax && !strings.ContainsAny(s, "/: \t\n")
+}
 
 func parseConfig(r *ocf.Request) (config, error) {
 	p := r.Params
@@ -65,7 +67,7 @@ func parseConfig(r *ocf.Request) (config, error) {
 
 	if nic := p.String("nic"); nic != "" {
 		base, label, hasLabel := strings.Cut(nic, ":")
-		if !ifNameRE.MatchString(base) || len(base) > ifNameMax {
+		if !validIfName(base) {
 			return c, fmt.Errorf("parameter nic: %q is not an interface name", nic)
 		}
 		c.nic = base

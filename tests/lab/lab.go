@@ -18,17 +18,31 @@ import (
 	"time"
 )
 
-// RequireRoot skips a test that needs root, unless GOCF_REQUIRE_ROOT is set
+// RequireRoot skips a test that needs root, unless GOCF_CHECK is set
 // (make check sets it): there a missing privilege is a failure, not a skip.
 func RequireRoot(t testing.TB) {
 	t.Helper()
-	if os.Geteuid() == 0 {
-		return
+	if os.Geteuid() != 0 {
+		skipOrFail(t, "needs root")
 	}
-	if os.Getenv("GOCF_REQUIRE_ROOT") != "" {
-		t.Fatal("this test needs root (GOCF_REQUIRE_ROOT is set)")
+}
+
+// RequireTool does the same for an external program.
+func RequireTool(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		skipOrFail(t, name+" is not installed (make deps)")
 	}
-	t.Skip("needs root")
+	return p
+}
+
+func skipOrFail(t testing.TB, why string) {
+	t.Helper()
+	if os.Getenv("GOCF_CHECK") != "" {
+		t.Fatalf("%s, and GOCF_CHECK forbids skipping", why)
+	}
+	t.Skip(why)
 }
 
 // RepoRoot is the top of the source tree.
@@ -47,7 +61,7 @@ func BuildAgents() (string, error) {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		return "", err
 	}
-	cmd := exec.Command("go", "build", "-trimpath", "-o", dir+"/", "./agents/...")
+	cmd := exec.Command("go", "build", "-trimpath", "-tags", "urfave_cli_no_docs", "-o", dir+"/", "./agents/...")
 	cmd.Dir = RepoRoot()
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
