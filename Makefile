@@ -17,8 +17,8 @@ TAGS     := urfave_cli_no_docs
 export CGO_ENABLED := 0
 
 # Debian packages the tests need: ocf-tester and the DTD (resource-agents),
-# xmllint, Pacemaker's CLI, ip(8) to build test networks.
-APT_PKGS := resource-agents libxml2-utils pacemaker-cli-utils iproute2
+# xmllint, Pacemaker's CLI, ip(8) to build test networks, ping for the demo.
+APT_PKGS := resource-agents libxml2-utils pacemaker-cli-utils iproute2 iputils-ping
 # The OCF 1.1 schema pcs validates with, taken from Debian's pcs package.
 OCF11_RNG := .cache/pcs/usr/share/pcs/data/ocf-1.1.rng
 
@@ -44,8 +44,8 @@ deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 	@if [ ! -f $(OCF11_RNG) ]; then \
-		mkdir -p .cache/pcs && cd .cache && apt-get download pcs >/dev/null && \
-		dpkg-deb -x pcs_*.deb pcs && rm -f pcs_*.deb; fi
+		tmp=$$(mktemp -d) && chmod 755 $$tmp && (cd $$tmp && apt-get -o APT::Sandbox::User=root download pcs >/dev/null) && \
+		mkdir -p .cache/pcs && dpkg-deb -x $$tmp/pcs_*.deb .cache/pcs && rm -rf $$tmp; fi
 	$(GO) mod download
 
 lint:
@@ -66,3 +66,6 @@ docs:
 
 clean:
 	rm -rf bin .cache
+
+demo: deps build
+	$(GO) run ./tests/demo -bin $(CURDIR)/bin
