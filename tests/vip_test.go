@@ -409,6 +409,9 @@ func TestVipAnnouncementsOnTheWire(t *testing.T) {
 			if c.bg != "" {
 				p["arp_bg"] = c.bg
 			}
+			// The peer still believes a previous owner has the address: the
+			// announcement must make its kernel switch to this node.
+			l.peer.IP(t, "neigh", "replace", c.ip, "lladdr", "02:00:5e:00:53:99", "dev", l.link.There, "nud", "stale")
 			a := l.agent(p)
 			a.Expect(t, 0, "start")
 			capt.Wait(5*time.Second, func(f [][]byte) bool {
@@ -431,6 +434,9 @@ func TestVipAnnouncementsOnTheWire(t *testing.T) {
 				case ip.Is4() && c.mode != "reply" && s.arpOp != arp.OperationRequest:
 					t.Errorf("want ARP request, got %v", s.arpOp)
 				}
+			}
+			if neigh := l.peer.IP(t, "neigh", "show", c.ip, "dev", l.link.There); !strings.Contains(neigh, mac.String()) {
+				t.Errorf("the peer's kernel did not take the announcement: %q", neigh)
 			}
 			a.Expect(t, 0, "stop")
 		})
