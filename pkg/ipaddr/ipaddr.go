@@ -1,7 +1,8 @@
 // Package ipaddr manages IP addresses on Linux interfaces over netlink:
 // choosing the interface for an address the way resource-agents' findif
 // does, adding and removing addresses, and waiting for IPv6 duplicate
-// address detection.
+// address detection. One Host holds one netlink socket for all the
+// requests of an action.
 package ipaddr
 
 import (
@@ -21,6 +22,21 @@ var (
 	ErrAmbiguous = errors.New("connected routes on several interfaces cover the address")
 )
 
+// Host is this node's network configuration, reached over one netlink socket.
+type Host struct{ h *netlink.Handle }
+
+// Open opens the netlink socket; Close it when the action is done.
+func Open() (*Host, error) {
+	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+	if err != nil {
+		return nil, fmt.Errorf("netlink: %w", err)
+	}
+	return &Host{h: h}, nil
+}
+
+// Close releases the socket.
+func (h *Host) Close() { h.h.Close() }
+
 // Family returns the netlink address family of ip.
 func Family(ip netip.Addr) int {
 	if ip.Is4() {
@@ -29,29 +45,57 @@ func Family(ip netip.Addr) int {
 	return netlink.FAMILY_V6
 }
 
+// Link is what the agents need to know of an interface.
+type Link struct {
+	Name  string
+	Index int
+	// Up: administratively up and operationally not down (carrier
+	// present, lower layer up).
+	Up bool
+}
+
+func linkOf(l netlink.Link) Link {
+	a := l.Attrs()
+	up := a.Flags&net.FlagUp != 0
+	switch a.OperState {
+	case netlink.OperDown, netlink.OperLowerLayerDown, netlink.OperNotPresent:
+		up = false
+	}
+	return Link{Name: a.Name, Index: a.Index, Up: up}
+}
+
+// Link looks an interface up by name; ok is false when there is none.
+func (h *Host) Link(name string) (l Link, ok bool, err error) {
+	nl, err := h.h.LinkByName(name)
+	if err != nil {
+		var nf netlink.LinkNotFoundError
+		if errors.As(err, &nf) {
+			return Link{}, false, nil
+		}
+		return Link{}, false, err
+	}
+	return linkOf(nl), true, nil
+}
+
 // Candidate is an interface that can carry an address, with the prefix
 // length of the connected route that covers it.
 type Candidate struct {
-	Link   string
+	Link   Link
 	Prefix int
 }
 
 // FindInterface picks the interface whose directly connected route (no
-// gateway, main table) covers ip with the longest prefix. If onlyLink is
-// set, only routes via that interface count. Several interfaces tied on the
+// gateway, main table) covers ip with the longest prefix. If only is not
+// nil, only routes via that interface count. Several interfaces tied on the
 // longest prefix are ambiguous.
-func FindInterface(ip netip.Addr, onlyLink string) (Candidate, error) {
+func (h *Host) FindInterface(ip netip.Addr, only *Link) (Candidate, error) {
 	filter := &netlink.Route{Table: unix.RT_TABLE_MAIN}
 	mask := uint64(netlink.RT_FILTER_TABLE)
-	if onlyLink != "" {
-		l, err := netlink.LinkByName(onlyLink)
-		if err != nil {
-			return Candidate{}, err
-		}
-		filter.LinkIndex = l.Attrs().Index
+	if only != nil {
+		filter.LinkIndex = only.Index
 		mask |= netlink.RT_FILTER_OIF
 	}
-	routes, err := netlink.RouteListFiltered(Family(ip), filter, mask)
+	routes, err := h.h.RouteListFiltered(Family(ip), filter, mask)
 	if err != nil {
 		return Candidate{}, fmt.Errorf("listing routes: %w", err)
 	}
@@ -71,18 +115,20 @@ func FindInterface(ip netip.Addr, onlyLink string) (Candidate, error) {
 			bestLinks[rt.LinkIndex] = true
 		}
 	}
-	if best < 0 {
+	switch {
+	case best < 0:
 		return Candidate{}, ErrNoRoute
-	}
-	if len(bestLinks) > 1 {
+	case len(bestLinks) > 1:
 		return Candidate{}, ErrAmbiguous
+	case only != nil:
+		return Candidate{Link: *only, Prefix: best}, nil
 	}
 	for idx := range bestLinks {
-		l, err := netlink.LinkByIndex(idx)
+		l, err := h.h.LinkByIndex(idx)
 		if err != nil {
 			return Candidate{}, err
 		}
-		return Candidate{Link: l.Attrs().Name, Prefix: best}, nil
+		return Candidate{Link: linkOf(l), Prefix: best}, nil
 	}
 	panic("unreachable")
 }
@@ -98,48 +144,42 @@ func prefixOf(n *net.IPNet) (netip.Prefix, bool) {
 
 // Assigned is an address found on an interface.
 type Assigned struct {
-	Link   string
-	Prefix netip.Prefix
-	Label  string
-	Flags  int
+	LinkIndex int
+	Prefix    netip.Prefix
+	Label     string
+	Flags     int
 }
-
-// Tentative and DADFailed read the IPv6 duplicate address detection state.
-func (a Assigned) Tentative() bool { return a.Flags&unix.IFA_F_TENTATIVE != 0 }
 
 // DADFailed tells whether another node answered for the address.
 func (a Assigned) DADFailed() bool { return a.Flags&unix.IFA_F_DADFAILED != 0 }
 
 // Find returns every assignment of ip on any interface, in one netlink dump.
-func Find(ip netip.Addr) ([]Assigned, error) {
-	addrs, err := netlink.AddrList(nil, Family(ip))
+func (h *Host) Find(ip netip.Addr) ([]Assigned, error) {
+	addrs, err := h.h.AddrList(nil, Family(ip))
 	if err != nil {
 		return nil, fmt.Errorf("listing addresses: %w", err)
 	}
 	var out []Assigned
-	names := map[int]string{}
 	for _, a := range addrs {
-		p, ok := prefixOf(a.IPNet)
-		if !ok || p.Addr() != ip {
-			continue
+		if p, ok := prefixOf(a.IPNet); ok && p.Addr() == ip {
+			out = append(out, Assigned{LinkIndex: a.LinkIndex, Prefix: p, Label: a.Label, Flags: a.Flags})
 		}
-		name, ok := names[a.LinkIndex]
-		if !ok {
-			l, err := netlink.LinkByIndex(a.LinkIndex)
-			if err != nil {
-				continue // the link went away meanwhile
-			}
-			name = l.Attrs().Name
-			names[a.LinkIndex] = name
-		}
-		out = append(out, Assigned{Link: name, Prefix: p, Label: a.Label, Flags: a.Flags})
 	}
 	return out, nil
 }
 
+// LinkName names an interface by index, for messages ("?" if it is gone).
+func (h *Host) LinkName(index int) string {
+	l, err := h.h.LinkByIndex(index)
+	if err != nil {
+		return "?"
+	}
+	return l.Attrs().Name
+}
+
 // Spec is an address to add.
 type Spec struct {
-	Link          string
+	Link          Link
 	Prefix        netip.Prefix
 	Label         string     // IPv4 only
 	Broadcast     netip.Addr // IPv4 only; invalid for none
@@ -152,21 +192,22 @@ type Spec struct {
 // forever is the kernel's infinite address lifetime.
 const forever = 0xFFFFFFFF
 
+func ipNet(p netip.Prefix) *net.IPNet {
+	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
+}
+
 // Add brings the link up and adds the address.
-func Add(s Spec) error {
-	l, err := netlink.LinkByName(s.Link)
+func (h *Host) Add(s Spec) error {
+	l, err := h.h.LinkByIndex(s.Link.Index)
 	if err != nil {
 		return err
 	}
 	if l.Attrs().Flags&net.FlagUp == 0 {
-		if err := netlink.LinkSetUp(l); err != nil {
-			return fmt.Errorf("bringing %s up: %w", s.Link, err)
+		if err := h.h.LinkSetUp(l); err != nil {
+			return fmt.Errorf("bringing %s up: %w", s.Link.Name, err)
 		}
 	}
-	a := &netlink.Addr{
-		IPNet: &net.IPNet{IP: s.Prefix.Addr().AsSlice(), Mask: net.CIDRMask(s.Prefix.Bits(), s.Prefix.Addr().BitLen())},
-		Label: s.Label,
-	}
+	a := &netlink.Addr{IPNet: ipNet(s.Prefix), Label: s.Label}
 	if s.Broadcast.IsValid() {
 		a.Broadcast = s.Broadcast.AsSlice()
 	}
@@ -179,21 +220,21 @@ func Add(s Spec) error {
 	if s.PreferredLft >= 0 {
 		a.PreferedLft, a.ValidLft = s.PreferredLft, forever
 	}
-	return netlink.AddrAdd(l, a)
+	return h.h.AddrAdd(l, a)
 }
 
-// Remove deletes ip/bits from link. An address already gone is no error.
-func Remove(link string, p netip.Prefix) error {
-	l, err := netlink.LinkByName(link)
+// Remove deletes an assigned address. One already gone is no error.
+func (h *Host) Remove(linkIndex int, p netip.Prefix) error {
+	l, err := h.h.LinkByIndex(linkIndex)
 	if err != nil {
 		var nf netlink.LinkNotFoundError
 		if errors.As(err, &nf) {
-			return nil
+			return nil // the interface and its addresses are gone
 		}
 		return err
 	}
-	a := &netlink.Addr{IPNet: &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}}
-	if err := netlink.AddrDel(l, a); err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) && !errors.Is(err, unix.ENOENT) {
+	err = h.h.AddrDel(l, &netlink.Addr{IPNet: ipNet(p)})
+	if err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) && !errors.Is(err, unix.ENOENT) {
 		return err
 	}
 	return nil
@@ -204,19 +245,13 @@ var ErrDuplicate = errors.New("duplicate address detection failed: another node 
 
 // WaitDAD waits until ip on link has left the tentative state. It listens
 // to address events instead of polling, and ends with ctx.
-func WaitDAD(ctx context.Context, link string, ip netip.Addr) error {
-	l, err := netlink.LinkByName(link)
-	if err != nil {
-		return err
-	}
-	idx := l.Attrs().Index
+func (h *Host) WaitDAD(ctx context.Context, link Link, ip netip.Addr) error {
 	updates := make(chan netlink.AddrUpdate, 64)
 	done := make(chan struct{})
 	defer close(done)
 	if err := netlink.AddrSubscribeWithOptions(updates, done, netlink.AddrSubscribeOptions{}); err != nil {
 		return fmt.Errorf("subscribing to address events: %w", err)
 	}
-	// Check after subscribing, so a transition in between is not missed.
 	check := func(flags int) (bool, error) {
 		switch {
 		case flags&unix.IFA_F_DADFAILED != 0:
@@ -226,13 +261,14 @@ func WaitDAD(ctx context.Context, link string, ip netip.Addr) error {
 		}
 		return false, nil
 	}
-	found, err := Find(ip)
+	// Look after subscribing, so a transition in between is not missed.
+	found, err := h.Find(ip)
 	if err != nil {
 		return err
 	}
 	present := false
 	for _, a := range found {
-		if a.Link == link {
+		if a.LinkIndex == link.Index {
 			present = true
 			if end, err := check(a.Flags); end {
 				return err
@@ -240,7 +276,7 @@ func WaitDAD(ctx context.Context, link string, ip netip.Addr) error {
 		}
 	}
 	if !present {
-		return fmt.Errorf("address %s vanished from %s", ip, link)
+		return fmt.Errorf("address %s vanished from %s", ip, link.Name)
 	}
 	for {
 		select {
@@ -251,48 +287,15 @@ func WaitDAD(ctx context.Context, link string, ip netip.Addr) error {
 				return errors.New("address event subscription closed")
 			}
 			a, _ := netip.AddrFromSlice(u.LinkAddress.IP)
-			if u.LinkIndex != idx || a.Unmap() != ip {
+			if u.LinkIndex != link.Index || a.Unmap() != ip {
 				continue
 			}
 			if !u.NewAddr {
-				// The kernel deletes an address whose DAD failed unless
-				// accept_dad says otherwise; treat removal the same way.
-				return ErrDuplicate
+				return fmt.Errorf("address %s was removed from %s while waiting", ip, link.Name)
 			}
 			if end, err := check(u.Flags); end {
 				return err
 			}
 		}
 	}
-}
-
-// LinkUp tells whether link is administratively up and its operational
-// state is not down (no carrier, lower layer down).
-func LinkUp(link string) (bool, error) {
-	l, err := netlink.LinkByName(link)
-	if err != nil {
-		return false, err
-	}
-	a := l.Attrs()
-	if a.Flags&net.FlagUp == 0 {
-		return false, nil
-	}
-	switch a.OperState {
-	case netlink.OperDown, netlink.OperLowerLayerDown, netlink.OperNotPresent:
-		return false, nil
-	}
-	return true, nil
-}
-
-// LinkExists tells whether an interface of that name exists.
-func LinkExists(link string) (bool, error) {
-	_, err := netlink.LinkByName(link)
-	if err == nil {
-		return true, nil
-	}
-	var nf netlink.LinkNotFoundError
-	if errors.As(err, &nf) {
-		return false, nil
-	}
-	return false, err
 }
