@@ -124,8 +124,13 @@ func TestDispatchErrors(t *testing.T) {
 	if r := run(t, a, nil); r.status != ErrArgs || !strings.Contains(r.stderr, "usage:") {
 		t.Errorf("no action: %v %q", r.status, r.stderr)
 	}
-	if r := run(t, a, []string{"usage"}); r.status != Success || !strings.Contains(r.stdout, "usage:") {
-		t.Errorf("usage: %v %q", r.status, r.stdout)
+	for _, arg := range []string{"usage", "help", "--help", "-h"} {
+		if r := run(t, a, []string{arg}); r.status != Success || !strings.HasPrefix(r.stdout, "usage: demo {") {
+			t.Errorf("%s: %v %q", arg, r.status, r.stdout)
+		}
+	}
+	if r := run(t, a, []string{"--bogus"}); r.status != ErrArgs || !strings.Contains(r.stderr, "usage:") {
+		t.Errorf("--bogus: %v %q", r.status, r.stderr)
 	}
 	// Declared in meta-data only: dispatching reaches nothing to run.
 	b := testAgent()

@@ -3,6 +3,7 @@ package ocf
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -44,6 +45,16 @@ func Run(a *Agent, args, environ []string, stdout, stderr io.Writer, exit func(i
 		HideHelp:        true,
 		HideHelpCommand: true,
 		ExitErrHandler:  func(*cli.Context, error) {},
+		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
+			if errors.Is(err, flag.ErrHelp) {
+				usage(stdout) // -h, --help
+				return nil
+			}
+			fmt.Fprintf(stderr, "%s: %v\n", a.Name, err)
+			usage(stderr)
+			status = ErrArgs
+			return nil
+		},
 		// Reached with no action, or one that is no command: urfave/cli
 		// hands unknown words to the root action.
 		Action: func(c *cli.Context) error {

@@ -12,6 +12,7 @@ import (
 func DRBDResource(nodes []string) string {
 	var sb strings.Builder
 	sb.WriteString("resource r0 {\n  protocol C;\n  device /dev/drbd0;\n  disk /dev/vdb;\n  meta-disk internal;\n")
+	sb.WriteString("  disk { c-plan-ahead 0; resync-rate 100M; }\n")
 	for _, n := range nodes {
 		fmt.Fprintf(&sb, "  on %s { address %s:7789; }\n", n, NodeIP(n))
 	}
@@ -19,8 +20,9 @@ func DRBDResource(nodes []string) string {
 	return sb.String()
 }
 
-// DRBDInit configures r0 on every node, connects it, makes the first node primary, waits for
-// the initial sync and makes an ext4 file system on it. The first node stays primary.
+// DRBDInit configures r0 on every node, connects it, makes the first node primary and makes an
+// ext4 file system on it. The first node stays primary. The backing disks are new (all
+// zeroes on both sides), so the initial sync is skipped (new-current-uuid --clear-bitmap).
 func (b *Bed) DRBDInit() error {
 	res := DRBDResource(b.st.Nodes)
 	for _, n := range b.st.Nodes {
@@ -42,10 +44,13 @@ func (b *Bed) DRBDInit() error {
 	if err := wait("connect", "drbdadm cstate r0", "Connected", 120*time.Second); err != nil {
 		return err
 	}
-	if _, err := b.Exec(first, 60*time.Second, nil, "drbdadm", "primary", "--force", "r0"); err != nil {
+	if _, err := b.Exec(first, 60*time.Second, nil, "drbdadm", "new-current-uuid", "--clear-bitmap", "r0"); err != nil {
 		return err
 	}
-	if err := wait("sync", "drbdadm dstate r0", "UpToDate/UpToDate", 600*time.Second); err != nil {
+	if err := wait("sync", "drbdadm dstate r0", "UpToDate/UpToDate", 120*time.Second); err != nil {
+		return err
+	}
+	if _, err := b.Exec(first, 60*time.Second, nil, "drbdadm", "primary", "r0"); err != nil {
 		return err
 	}
 	_, err := b.Exec(first, 120*time.Second, nil, "mkfs.ext4", "-q", "-F", "/dev/drbd0")
@@ -152,6 +157,7 @@ order o_drbd_then_base Mandatory: ms_drbd:promote g_base:start
 primitive p_vip ocf:heartbeat:IPaddr2 params ip=%s cidr_netmask=24 nic=%s op monitor interval=10s timeout=20s
 primitive p_ast ocf:heartbeat:asterisk params user=asterisk group=asterisk op monitor interval=10s timeout=30s op start timeout=120s
 group g_base p_fs p_vip p_ast
+rsc_defaults rsc-options: resource-stickiness=100
 `, fsDev, VIP, NodeIface) + crm
 	if err := b.CrmLoad(b.st.Nodes[0], crm); err != nil {
 		return res, err
@@ -169,16 +175,14 @@ group g_base p_fs p_vip p_ast
 		ping.Start()
 		sip.Start()
 		time.Sleep(time.Second)
-		tf := time.Now()
-		ping.Mark(tf)
-		sip.Mark(tf)
 		if err := b.PowerOff(active); err != nil {
 			return res, err
 		}
+		tf := b.LastFault()
 		var r BaselineRun
 		ok := Poll(timeout, 50*time.Millisecond, func() bool {
-			v, okv := ping.First()
-			s, oks := sip.First()
+			v, okv := ping.First(tf)
+			s, oks := sip.First(tf)
 			r = BaselineRun{Active: active, VIP: v, SIP: s}
 			return okv && oks
 		})

@@ -55,7 +55,7 @@ func imageAt(dir string) *Image {
 }
 
 // EnsureImage returns the cached image for the current build inputs, building it first (under
-// nice -n 10, about 2-4 minutes) when it is missing. Older images in cacheDir are removed.
+// nice -n 10, about 2-4 minutes) when it is missing.
 func EnsureImage(cacheDir string, log io.Writer) (*Image, error) {
 	key := ImageKey()
 	dir := filepath.Join(cacheDir, key)
@@ -112,15 +112,20 @@ func EnsureImage(cacheDir string, log io.Writer) (*Image, error) {
 		return nil, err
 	}
 	fmt.Fprintf(log, "[gtb] image %s built in %.0fs\n", key, time.Since(t0).Seconds())
-	// drop older images (never the one in use by a running bed: that one has our key)
-	if ents, err := os.ReadDir(cacheDir); err == nil {
-		for _, e := range ents {
-			if e.IsDir() && e.Name() != key && len(e.Name()) == len(key) {
-				_ = safeRemoveAll(filepath.Join(cacheDir, e.Name()))
-			}
+	return imageAt(dir), nil
+}
+
+// PruneImages removes cached images other than keep. Call it only when no bed uses them.
+func PruneImages(cacheDir, keep string) {
+	ents, err := os.ReadDir(cacheDir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if e.IsDir() && e.Name() != keep && len(e.Name()) == len(keep) {
+			_ = safeRemoveAll(filepath.Join(cacheDir, e.Name()))
 		}
 	}
-	return imageAt(dir), nil
 }
 
 // mountsUnder returns the mount points (in this mount namespace) at or below dir, deepest first.

@@ -197,7 +197,7 @@ func (b *Bed) nsPowerOff(n string) error {
 		return fmt.Errorf("node %s is not running", n)
 	}
 	// link down first (the NIC is gone at once), then all processes, then the kernel state
-	_ = ip("-n", SwitchNS, "link", "set", b.portName(n), "down")
+	_ = b.cut(n)
 	b.st.Init[n].Signal(int(syscall.SIGKILL))
 	b.unplugNode(n)
 	b.st.Outer[n].Signal(int(syscall.SIGKILL))

@@ -15,8 +15,7 @@ type Prober struct {
 	Timeout  time.Duration
 
 	mu     sync.Mutex
-	mark   time.Time
-	first  time.Time // completion time of the first success of a probe started after mark
+	ok     [][2]time.Time // start and completion of each successful probe
 	stop   chan struct{}
 	wg     sync.WaitGroup
 	maxRun time.Duration
@@ -61,30 +60,28 @@ func (p *Prober) Start() {
 				}
 				done := time.Now()
 				p.mu.Lock()
-				if !p.mark.IsZero() && !started.Before(p.mark) && (p.first.IsZero() || done.Before(p.first)) {
-					p.first = done
-				}
+				p.ok = append(p.ok, [2]time.Time{started, done})
 				p.mu.Unlock()
 			}()
 		}
 	}()
 }
 
-// Mark sets the reference time (the fault) and forgets earlier successes.
-func (p *Prober) Mark(t time.Time) {
-	p.mu.Lock()
-	p.mark, p.first = t, time.Time{}
-	p.mu.Unlock()
-}
-
-// First returns the time from the mark to the first success after it (0, false if none yet).
-func (p *Prober) First() (time.Duration, bool) {
+// First returns the time from mark to the first completed success of a probe started after
+// mark (0, false if none yet).
+func (p *Prober) First(mark time.Time) (time.Duration, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.first.IsZero() {
+	var first time.Time
+	for _, s := range p.ok {
+		if !s[0].Before(mark) && (first.IsZero() || s[1].Before(first)) {
+			first = s[1]
+		}
+	}
+	if first.IsZero() {
 		return 0, false
 	}
-	return p.first.Sub(p.mark), true
+	return first.Sub(mark), true
 }
 
 // Stop ends probing and waits for running probes.
@@ -101,4 +98,4 @@ func (p *Prober) Stop() {
 func (b *Bed) PingProbe() []string { return b.ClientCmd("ping", "-n", "-c", "1", "-W", "1", VIP) }
 
 // SIPProbe sends one SIP OPTIONS to the VIP with sipsak.
-func (b *Bed) SIPProbe() []string { return b.ClientCmd("sipsak", "-s", "sip:"+VIP) }
+func (b *Bed) SIPProbe() []string { return b.ClientCmd("sipsak", "-H", ClientIP, "-s", "sip:"+VIP) }

@@ -110,6 +110,7 @@ type State struct {
 
 // Bed is a test bed, up or down.
 type Bed struct {
+	fault time.Time
 	cfg   Config
 	st    State
 	image *Image
@@ -285,6 +286,7 @@ func (b *Bed) Up() error {
 		return err
 	}
 	b.image = img
+	PruneImages(b.cfg.CacheDir, filepath.Base(img.Dir)) // no bed is up: older images are unused
 	b.st = State{Mode: b.cfg.Mode, TokenMS: b.cfg.TokenMS, ImageDir: img.Dir, DataDir: b.cfg.DataDir,
 		Outer: map[string]Proc{}, Init: map[string]Proc{}, Asterisk: b.cfg.Asterisk}
 	if b.cfg.AgentsDir != "" {
@@ -460,14 +462,23 @@ func (b *Bed) PowerOff(n string) error {
 	return b.nsPowerOff(n)
 }
 
+// LastFault is when the last PowerOff or Cable cut the node's link (the instant a failover
+// measurement starts from).
+func (b *Bed) LastFault() time.Time { return b.fault }
+
+// cut takes the node's port at the bridge down and records the time.
+func (b *Bed) cut(n string) error {
+	err := ip("-n", SwitchNS, "link", "set", b.portName(n), "down")
+	b.fault = time.Now()
+	return err
+}
+
 // Cable pulls (up=false) or plugs (up=true) the node's cable at the bridge.
 func (b *Bed) Cable(n string, up bool) error {
-	state := "down"
-	if up {
-		state = "up"
+	if !up {
+		return b.cut(n)
 	}
-	_, err := run(10*time.Second, "ip", "-n", SwitchNS, "link", "set", b.portName(n), state)
-	return err
+	return ip("-n", SwitchNS, "link", "set", b.portName(n), "up")
 }
 
 // Shutdown stops node n cleanly: pacemaker (which stops or moves its resources), then

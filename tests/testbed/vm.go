@@ -64,7 +64,7 @@ func (b *Bed) vmUp() error {
 func (b *Bed) vmPrepare(n string) error {
 	d := b.nodeDir(n)
 	s := b.share(n)
-	for _, p := range []string{filepath.Join(s, "cmd"), filepath.Join(s, "out")} {
+	for _, p := range []string{filepath.Join(s, "cmd"), filepath.Join(s, "out"), filepath.Join(s, "run")} {
 		if err := os.MkdirAll(p, 0o755); err != nil {
 			return err
 		}
@@ -106,10 +106,10 @@ func (b *Bed) vmStart(n string) error {
 	d := b.nodeDir(n)
 	s := b.share(n)
 	// a fresh command channel for each boot
-	_ = os.RemoveAll(filepath.Join(s, "cmd"))
-	_ = os.RemoveAll(filepath.Join(s, "out"))
-	_ = os.MkdirAll(filepath.Join(s, "cmd"), 0o755)
-	_ = os.MkdirAll(filepath.Join(s, "out"), 0o755)
+	for _, d := range []string{"cmd", "out", "run"} {
+		_ = os.RemoveAll(filepath.Join(s, d))
+		_ = os.MkdirAll(filepath.Join(s, d), 0o755)
+	}
 	accel := []string{"-accel", "kvm", "-cpu", "host"}
 	if Accel() == "tcg" {
 		accel = []string{"-accel", "tcg,tb-size=512", "-cpu", "max"}
@@ -173,7 +173,6 @@ if [ ! -f $C ]; then
   cibadmin --empty > $C
   CIB_file=$C crm_attribute -t crm_config -n stonith-enabled -v false
   CIB_file=$C crm_attribute -t crm_config -n dc-deadtime -v 5s
-  CIB_file=$C crm_attribute -t rsc_defaults -n resource-stickiness -v 100
   chown hacluster:haclient $C; chmod 600 $C
 fi
 systemctl start corosync
@@ -220,8 +219,8 @@ func (b *Bed) vmExec(n string, timeout time.Duration, stdin []byte, argv ...stri
 	}
 	rcData, err := os.ReadFile(rcf)
 	out, _ := os.ReadFile(filepath.Join(s, "out", id+".out"))
-	for _, f := range []string{filepath.Join(s, "cmd", id+".sh"), filepath.Join(s, "cmd", id+".in"),
-		filepath.Join(s, "out", id+".out"), filepath.Join(s, "out", id+".run"), rcf} {
+	// the agent moved cmd/ID.sh away; out/ is the host's to clean
+	for _, f := range []string{filepath.Join(s, "cmd", id+".in"), filepath.Join(s, "out", id+".out"), rcf} {
 		_ = os.Remove(f)
 	}
 	if err != nil {
@@ -246,7 +245,7 @@ func (b *Bed) vmPowerOff(n string) error {
 	if !b.Running(n) {
 		return fmt.Errorf("node %s is not running", n)
 	}
-	_ = ip("-n", SwitchNS, "link", "set", b.portName(n), "down")
+	_ = b.cut(n)
 	b.vmKill(n)
 	b.unplugNode(n)
 	return nil

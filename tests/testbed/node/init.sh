@@ -16,7 +16,6 @@ if [ ! -f $C ]; then
   cibadmin --empty > $C
   CIB_file=$C crm_attribute -t crm_config -n stonith-enabled -v false
   CIB_file=$C crm_attribute -t crm_config -n dc-deadtime -v "${DC_DEADTIME:-2s}"
-  CIB_file=$C crm_attribute -t rsc_defaults -n resource-stickiness -v 100
   chown hacluster:haclient $C; chmod 600 $C
 fi
 stop_all() {

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -117,7 +118,7 @@ func runCmd(cfg testbed.Config, cmd string, args []string) error {
 			}
 		}
 		res, err := testbed.Baseline(cfg, *runs)
-		if res != nil {
+		if res != nil && len(res.Runs) > 0 {
 			md := res.Markdown("testbed baseline --mode " + cfg.Mode + fmt.Sprintf(" --runs %d", *runs))
 			fmt.Print(md)
 			if *out != "" {
@@ -159,7 +160,14 @@ func runCmd(cfg testbed.Config, cmd string, args []string) error {
 		if len(argv) == 0 {
 			return errors.New("exec: missing command")
 		}
-		out, err := b.Exec(n, 10*time.Minute, nil, argv...)
+		var stdin []byte
+		if fi, err := os.Stdin.Stat(); err == nil && fi.Mode()&(os.ModeCharDevice|os.ModeDevice) == 0 {
+			// a pipe or file on stdin is passed to the command
+			if stdin, err = io.ReadAll(io.LimitReader(os.Stdin, 64<<20)); err != nil {
+				return err
+			}
+		}
+		out, err := b.Exec(n, 10*time.Minute, stdin, argv...)
 		fmt.Print(out)
 		if err != nil {
 			if i := strings.LastIndex(err.Error(), "exit status "); i >= 0 {
