@@ -1,0 +1,373 @@
+package fsmount
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/gocf/gocf/pkg/holders"
+	"github.com/gocf/gocf/pkg/mounts"
+	"github.com/gocf/gocf/pkg/ocf"
+	"github.com/moby/sys/mountinfo"
+	"golang.org/x/sys/unix"
+)
+
+type agent struct{ tools Tools }
+
+// call runs a blocking filesystem operation so that the action itself
+// returns at ctx's deadline even if the operation hangs in the kernel.
+func call[T any](ctx context.Context, fn func() (T, error)) (T, error) {
+	type res struct {
+		v   T
+		err error
+	}
+	ch := make(chan res, 1)
+	go func() {
+		v, err := fn()
+		ch <- res{v, err}
+	}()
+	select {
+	case r := <-ch:
+		return r.v, r.err
+	case <-ctx.Done():
+		var zero T
+		return zero, fmt.Errorf("no answer before the deadline: %w", ctx.Err())
+	}
+}
+
+// source is what would be mounted: for a block filesystem the device path
+// with its device number.
+type source struct {
+	path string
+	rdev uint64 // block devices only
+}
+
+// resolveSource finds the device on this node. A failure is node-local.
+func (a *agent) resolveSource(ctx context.Context, r *ocf.Request, c config) (source, ocf.Status) {
+	switch c.kind {
+	case network, virtual:
+		return source{path: c.device}, ocf.Success
+	case bind:
+		fi, err := call(ctx, func() (os.FileInfo, error) { return os.Stat(c.device) })
+		if err != nil || !fi.IsDir() {
+			return source{}, r.Fail(ocf.ErrInstalled, "bind source %s is not a directory on this node", c.device)
+		}
+		return source{path: c.device}, ocf.Success
+	}
+	tag, value, _ := parseDeviceSpec(c.device)
+	path := value
+	if tag != "" {
+		link := "/dev/disk/by-" + strings.ToLower(tag) + "/" + value
+		if p, err := filepath.EvalSymlinks(link); err == nil {
+			path = p
+		} else if p, err := a.tools.FindFS(ctx, tag, value); err == nil {
+			path = p
+		} else {
+			return source{}, r.Fail(ocf.ErrInstalled, "no filesystem with %s=%s on this node", tag, value)
+		}
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return source{}, r.Fail(ocf.ErrInstalled, "device %s does not exist on this node", path)
+	}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFBLK:
+		return source{path: path, rdev: st.Rdev}, ocf.Success
+	case unix.S_IFREG:
+		if c.opts.Helper {
+			return source{path: path}, ocf.Success // an image for the loop option
+		}
+	}
+	return source{}, r.Fail(ocf.ErrInstalled, "%s is not a block device (for an image file add loop to options)", path)
+}
+
+// ours tells whether mount m is this resource's filesystem.
+func ours(c config, src source, m *mountinfo.Info) bool {
+	switch c.kind {
+	case block:
+		if src.rdev != 0 {
+			return uint64(unix.Mkdev(uint32(m.Major), uint32(m.Minor))) == src.rdev
+		}
+		return m.Source == src.path // loop image: mount(8) shows the loop device; compare by name
+	case network:
+		return strings.TrimSuffix(m.Source, "/") == strings.TrimSuffix(src.path, "/") &&
+			strings.SplitN(m.FSType, ".", 2)[0] == strings.SplitN(c.fstype, ".", 2)[0]
+	case virtual:
+		return m.FSType == c.fstype
+	}
+	return true // a bind mount: what is mounted there is the bind
+}
+
+// mountPoint reads the table and the canonical mount point.
+func mountPoint(ctx context.Context, r *ocf.Request, c config) (mounts.Table, string, error) {
+	t, err := mounts.Read()
+	if err != nil {
+		return nil, "", fmt.Errorf("cannot read the mount table: %w", err)
+	}
+	dir, err := mounts.Canonical(ctx, t, c.dir)
+	if err != nil {
+		r.Log.Warnf("cannot resolve %s (%v); using it as written", c.dir, err)
+	}
+	return t, dir, nil
+}
+
+func (a *agent) validate(ctx context.Context, r *ocf.Request) ocf.Status {
+	c, _ := parseConfig(r)
+	_, st := a.resolveSource(ctx, r, c)
+	return st
+}
+
+func (a *agent) start(ctx context.Context, r *ocf.Request) ocf.Status {
+	c, _ := parseConfig(r)
+	t, dir, err := mountPoint(ctx, r, c)
+	if err != nil {
+		return r.Fail(ocf.ErrGeneric, "%v", err)
+	}
+	src, st := a.resolveSource(ctx, r, c)
+	if st != ocf.Success {
+		return st
+	}
+	if m := t.At(dir); m != nil {
+		if ours(c, src, m) {
+			r.Log.Infof("%s is already mounted on %s", src.path, dir)
+			return ocf.Success
+		}
+		return r.Fail(ocf.ErrGeneric, "%s already has %s (%s) mounted on it", dir, m.Source, m.FSType)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return r.Fail(ocf.ErrInstalled, "cannot create mount point %s: %v", dir, err)
+	}
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return r.Fail(ocf.ErrInstalled, "mount point %s is not a directory", dir)
+	}
+	if c.needsFsck() {
+		code, out, err := a.tools.Fsck(ctx, src.path, c.fstype)
+		switch {
+		case err != nil:
+			return r.Fail(ocf.ErrGeneric, "fsck of %s could not run: %v", src.path, err)
+		case code >= 4:
+			r.Log.Errorf("fsck %s: %s", src.path, out)
+			return r.Fail(ocf.ErrGeneric, "fsck found errors it could not correct on %s (exit %d): repair it by hand", src.path, code)
+		case code != 0:
+			r.Log.Warnf("fsck corrected errors on %s (exit %d)", src.path, code)
+		}
+	}
+	if st := a.mount(ctx, r, c, src, dir); st != ocf.Success {
+		return st
+	}
+	// Success only when the table shows it.
+	t, err = mounts.Read()
+	if err != nil {
+		return r.Fail(ocf.ErrGeneric, "cannot read the mount table: %v", err)
+	}
+	if m := t.At(dir); m == nil || !ours(c, src, m) {
+		return r.Fail(ocf.ErrGeneric, "mount of %s on %s reported success but is not in the mount table", src.path, dir)
+	}
+	r.Log.Infof("mounted %s on %s", src.path, dir)
+	return ocf.Success
+}
+
+func (a *agent) mount(ctx context.Context, r *ocf.Request, c config, src source, dir string) ocf.Status {
+	var err error
+	switch {
+	case c.kind == network || c.opts.Helper:
+		var out string
+		out, err = a.tools.Mount(ctx, src.path, dir, c.fstype, c.options)
+		if err != nil {
+			return r.Fail(ocf.ErrGeneric, "mount -t %s %s %s failed: %s", c.fstype, src.path, dir, firstLine(out, err))
+		}
+		return ocf.Success
+	case c.kind == bind:
+		err = unix.Mount(src.path, dir, "", c.opts.Flags&(unix.MS_BIND|unix.MS_REC), "")
+		if err == nil && c.opts.Flags&^(unix.MS_BIND|unix.MS_REC) != 0 {
+			// Flags of a bind mount take a remount.
+			err = unix.Mount("", dir, "", unix.MS_REMOUNT|unix.MS_BIND|c.opts.Flags&^unix.MS_REC, "")
+			if err != nil {
+				unix.Unmount(dir, 0)
+			}
+		}
+	default:
+		err = unix.Mount(src.path, dir, c.fstype, c.opts.Flags, c.opts.Data)
+	}
+	if err == nil && c.opts.Propagation != 0 {
+		if err = unix.Mount("", dir, "", c.opts.Propagation, ""); err != nil {
+			unix.Unmount(dir, 0)
+		}
+	}
+	switch {
+	case err == nil:
+		return ocf.Success
+	case errors.Is(err, unix.EPERM):
+		return r.Fail(ocf.ErrPerm, "not allowed to mount %s: fsmount needs root", src.path)
+	case errors.Is(err, unix.ENODEV):
+		return r.Fail(ocf.ErrInstalled, "the kernel does not support filesystem type %s on this node", c.fstype)
+	case errors.Is(err, unix.EINVAL):
+		return r.Fail(ocf.ErrGeneric, "cannot mount %s as %s: wrong type, bad option (%s) or bad superblock", src.path, c.fstype, c.options)
+	case errors.Is(err, unix.EBUSY):
+		return r.Fail(ocf.ErrGeneric, "cannot mount %s on %s: device or mount point busy", src.path, dir)
+	}
+	return r.Fail(ocf.ErrGeneric, "mounting %s on %s failed: %v", src.path, dir, err)
+}
+
+func firstLine(out string, err error) string {
+	if l := strings.TrimSpace(strings.SplitN(strings.TrimSpace(out), "\n", 2)[0]); l != "" {
+		return l
+	}
+	return err.Error()
+}
+
+func (a *agent) monitor(ctx context.Context, r *ocf.Request) ocf.Status {
+	c, _ := parseConfig(r)
+	t, dir, err := mountPoint(ctx, r, c)
+	if err != nil {
+		return r.Fail(ocf.ErrGeneric, "%v", err)
+	}
+	m := t.At(dir)
+	if m == nil {
+		return r.Fail(ocf.NotRunning, "%s is not mounted", dir)
+	}
+	src, st := a.resolveSource(ctx, r, c)
+	if st != ocf.Success {
+		return r.Fail(ocf.NotRunning, "%s is mounted but %s is not on this node", dir, c.device)
+	}
+	if !ours(c, src, m) {
+		return r.Fail(ocf.NotRunning, "%s has %s mounted, not %s", dir, m.Source, src.path)
+	}
+	if r.Depth >= 10 && c.kind == block && src.rdev != 0 {
+		if err := readDirect(ctx, src.path); err != nil {
+			return r.Fail(ocf.ErrGeneric, "cannot read %s: %v", src.path, err)
+		}
+	}
+	if r.Depth >= 20 {
+		if err := statusFile(ctx, filepath.Join(dir, c.statusRel+nodeName(r))); err != nil {
+			return r.Fail(ocf.ErrGeneric, "status file on %s: %v", dir, err)
+		}
+	}
+	return ocf.Success
+}
+
+func nodeName(r *ocf.Request) string {
+	if n := r.Meta.Get("on_node"); n != "" {
+		return n
+	}
+	h, _ := os.Hostname()
+	return h
+}
+
+func (a *agent) stop(ctx context.Context, r *ocf.Request) ocf.Status {
+	c, _ := parseConfig(r)
+	t, dir, err := mountPoint(ctx, r, c)
+	if err != nil {
+		return r.Fail(ocf.ErrGeneric, "%v", err)
+	}
+	top := t.At(dir)
+	if top == nil {
+		return ocf.Success
+	}
+	if src, st := a.resolveSource(ctx, r, c); st == ocf.Success && !ours(c, src, top) {
+		// Someone else's filesystem: this resource is not mounted.
+		r.Log.Warnf("%s has %s mounted, not %s; leaving it alone", dir, top.Source, src.path)
+		return ocf.Success
+	}
+	// Submounts first, deepest first, then the mount itself.
+	for _, m := range append(t.Under(dir), top) {
+		if st := a.unmount(ctx, r, c, m); st != ocf.Success {
+			return st
+		}
+	}
+	t, err = mounts.Read()
+	if err != nil {
+		return r.Fail(ocf.ErrGeneric, "cannot read the mount table: %v", err)
+	}
+	if m := t.At(dir); m != nil {
+		return r.Fail(ocf.ErrGeneric, "%s is still mounted on %s", m.Source, dir)
+	}
+	return ocf.Success
+}
+
+// unmount takes one mount off, signalling its holders as configured and
+// retrying until the deadline (or one round with fast_stop).
+func (a *agent) unmount(ctx context.Context, r *ocf.Request, c config, m *mountinfo.Info) ocf.Status {
+	dir := m.Mountpoint
+	umount := func(flags int) error {
+		_, err := call(ctx, func() (struct{}, error) {
+			return struct{}{}, unix.Unmount(dir, flags|unix.UMOUNT_NOFOLLOW)
+		})
+		if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOENT) {
+			return nil // not mounted any more
+		}
+		return err
+	}
+	var last []holders.Holder
+	for round := 0; ; round++ {
+		err := umount(0)
+		if err == nil {
+			r.Log.Infof("unmounted %s", dir)
+			return ocf.Success
+		}
+		if errors.Is(err, unix.EPERM) {
+			return r.Fail(ocf.ErrPerm, "not allowed to unmount %s: fsmount needs root", dir)
+		}
+		if !errors.Is(err, unix.EBUSY) {
+			break
+		}
+		if c.fastStop && round >= 2 || ctx.Err() != nil {
+			break
+		}
+		sigs := c.killSigs
+		if round == 0 {
+			sigs = c.termSigs
+		}
+		if c.kill {
+			found, err := holders.Find(ctx, dir)
+			if err != nil {
+				break
+			}
+			last = found
+			for _, h := range found {
+				r.Log.Warnf("%s is held by %s", dir, h)
+			}
+			for _, sig := range sigs {
+				holders.Signal(found, dir, sig)
+			}
+		}
+		// Give them signal_delay to let go, looking again every 50 ms.
+		wait(ctx, c.delay, func() bool {
+			found, _ := holders.Find(ctx, dir)
+			return len(found) == 0
+		})
+	}
+	// Last resort for network filesystems only: a forced, then lazy
+	// unmount. A local filesystem stays mounted rather than being detached
+	// while its device is still in use.
+	if c.kind == network || strings.HasPrefix(m.FSType, "nfs") || strings.HasPrefix(m.FSType, "fuse") {
+		if umount(unix.MNT_FORCE) == nil || umount(unix.MNT_DETACH) == nil {
+			r.Log.Warnf("%s was force-unmounted", dir)
+			return ocf.Success
+		}
+	}
+	if len(last) > 0 {
+		return r.Fail(ocf.ErrGeneric, "%s is still busy: held by %s", dir, last[0])
+	}
+	return r.Fail(ocf.ErrGeneric, "cannot unmount %s: it stays busy", dir)
+}
+
+// wait sleeps up to d (at least one 50 ms step), ending early when done
+// reports true or ctx ends.
+func wait(ctx context.Context, d time.Duration, done func() bool) {
+	end := time.Now().Add(d)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+		if !time.Now().Before(end) || done() {
+			return
+		}
+	}
+}

@@ -1,0 +1,101 @@
+// Package fsmount is the gocf filesystem agent, a drop-in for
+// ocf:heartbeat:Filesystem that never hangs on a dead mount and never
+// signals a process that does not hold the mount.
+package fsmount
+
+import (
+	"time"
+
+	"github.com/gocf/gocf/pkg/ocf"
+)
+
+// Agent returns the fsmount declaration; tools are the external programs
+// it runs (fsck, mount(8) for network types, blkid).
+func Agent() *ocf.Agent { return agentWith(execTools{}) }
+
+func agentWith(t Tools) *ocf.Agent {
+	a := &agent{tools: t}
+	return &ocf.Agent{
+		Name:    "fsmount",
+		Version: ocf.BuildVersion,
+		Short:   "Manages a filesystem mount (drop-in for Filesystem)",
+		Long: `Mounts a filesystem on start, unmounts it on stop and monitors it. It takes
+the parameters of ocf:heartbeat:Filesystem with the same meanings, so a
+resource can switch agents by changing ocf:heartbeat:Filesystem to
+ocf:gocf:fsmount.
+
+Local filesystems are mounted with mount(2) directly; network and FUSE
+filesystems, and the loop option, go through mount(8) and its helpers. The
+monitor reads /proc/self/mountinfo and never stats into the mount, so a dead
+NFS server cannot hang it; depth 10 reads the device with O_DIRECT, depth
+20 writes and reads back a status file with O_DIRECT|O_SYNC. Stop unmounts
+submounts deepest first, then finds the processes holding the mount by
+walking /proc (cwd, root, exe, open files, memory maps, by path below the
+mount point, so users of a bind mount's source are left alone), signals
+them with term_signals, then kill_signals, and retries within the stop
+timeout; network filesystems are force- and then lazily unmounted as a last
+resort. Stop succeeds only when the filesystem is unmounted.`,
+		Params: params,
+		Actions: []ocf.Action{
+			{Name: "start", Timeout: 60 * time.Second, Run: a.start},
+			{Name: "stop", Timeout: 60 * time.Second, Run: a.stop},
+			{Name: "monitor", Timeout: 40 * time.Second, Interval: 20 * time.Second, Run: a.monitor},
+			{Name: "monitor", Timeout: 40 * time.Second, Interval: 40 * time.Second, Depth: 10},
+			{Name: "monitor", Timeout: 40 * time.Second, Interval: 60 * time.Second, Depth: 20},
+			{Name: "meta-data", Timeout: 5 * time.Second},
+			{Name: "validate-all", Timeout: 20 * time.Second},
+		},
+		Check:    check,
+		Validate: a.validate,
+	}
+}
+
+var params = []ocf.Param{
+	{Name: "device", Type: ocf.String, Required: true,
+		Short: "Block device, -U/-L, UUID=/LABEL=, or network source",
+		Long: `What to mount: a block device (/dev/drbd0, /dev/disk/by-uuid/...), -U uuid or
+UUID=uuid, -L label or LABEL=label, a network source (server:/export,
+//server/share), or for a bind mount the source directory.`},
+	{Name: "directory", Type: ocf.String, Required: true,
+		Short: "Mount point",
+		Long:  `The absolute path to mount on. It is created, with its parents, when missing. A symbolic link is followed.`},
+	{Name: "fstype", Type: ocf.String, Required: true,
+		Short: "Filesystem type",
+		Long:  `The filesystem type (ext4, xfs, nfs4, ...). For a bind mount, none.`},
+	{Name: "options", Type: ocf.String,
+		Short: "Mount options",
+		Long: `Options as for mount -o, comma-separated. For a bind mount add bind (or
+rbind) here and set fstype to none; bind,ro is handled with a remount.`},
+	{Name: "statusfile_prefix", Type: ocf.String, Default: ".Filesystem_status/",
+		Short: "Status file prefix",
+		Long: `Relative to the mount point: the prefix of the per-node status file that
+monitor depth 20 writes and reads back. The default keeps the files in one
+hidden directory, as Filesystem does.`},
+	{Name: "run_fsck", Type: ocf.String, Default: "auto", Choices: []string{"auto", "force", "no"},
+		Short: "When to run fsck before mounting",
+		Long: `auto: only for block filesystems without a journal (ext2 and the like);
+force: always for block devices; no: never.`},
+	{Name: "fast_stop", Type: ocf.Boolean, Default: "false",
+		Short: "Give up stopping early",
+		Long: `If true, stop sends term_signals and kill_signals once each and fails if the
+filesystem is still busy; if false it keeps retrying until the stop timeout
+(set an adequate timeout).`},
+	{Name: "force_clones", Type: ocf.Boolean, Default: "false",
+		Short: "Allow cloning a non-cluster filesystem",
+		Long: `Cloning a mount of a local filesystem such as ext4 or xfs corrupts it and is
+refused; set this to true only if each node mounts its own device.`},
+	{Name: "force_unmount", Type: ocf.String, Default: "true", Choices: []string{"true", "safe", "false"},
+		Short: "Signal processes that keep the filesystem busy",
+		Long: `true or safe: signal the processes holding the mount before retrying the
+unmount; fsmount's search never blocks on a dead mount, so both behave as
+Filesystem's safe. false: never signal anyone.`},
+	{Name: "term_signals", Type: ocf.String, Default: "TERM",
+		Short: "Signals sent first to holders",
+		Long:  `Signal names or numbers, separated by blanks or commas, sent first to the processes holding the mount.`},
+	{Name: "kill_signals", Type: ocf.String, Default: "KILL",
+		Short: "Signals sent to holders that remain",
+		Long:  `Signal names or numbers sent to the processes still holding the mount signal_delay seconds after term_signals.`},
+	{Name: "signal_delay", Type: ocf.Integer, Default: "1", Bounds: &ocf.Range{Min: 0, Max: 3600},
+		Short: "Seconds to wait after signalling",
+		Long:  `How long to wait for signalled processes to let go of the mount before the next step.`},
+}
