@@ -18,7 +18,7 @@ export CGO_ENABLED := 0
 
 # Debian packages the tests need: ocf-tester and the DTD (resource-agents),
 # xmllint, Pacemaker's CLI, ip(8) to build test networks, ping for the demo.
-APT_PKGS := resource-agents libxml2-utils pacemaker-cli-utils iproute2 iputils-ping
+APT_PKGS := resource-agents libxml2-utils pacemaker-cli-utils iproute2 iputils-ping e2fsprogs xfsprogs util-linux
 # The OCF 1.1 schema pcs validates with, taken from Debian's pcs package.
 OCF11_RNG := .cache/pcs/usr/share/pcs/data/ocf-1.1.rng
 

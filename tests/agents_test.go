@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"github.com/gocf/gocf/pkg/fsmount"
 	"github.com/gocf/gocf/pkg/ocf"
 	"github.com/gocf/gocf/pkg/vip"
 )
@@ -11,4 +12,5 @@ var agents = []struct {
 	decl func() *ocf.Agent
 }{
 	{"vip", vip.Agent},
+	{"fsmount", fsmount.Agent},
 }

@@ -7,13 +7,16 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/gocf/gocf/tests/lab"
 )
 
 // binDir holds the agents built for this test run.
 var binDir string
 
 func TestMain(m *testing.M) {
-	dir, err := labBuild()
+	lab.ServeHolder()
+	dir, err := lab.BuildAgents()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

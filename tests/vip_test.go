@@ -17,8 +17,6 @@ import (
 	"github.com/mdlayher/ndp"
 )
 
-var labBuild = lab.BuildAgents
-
 // vipLab is a node namespace with one veth to a peer namespace that plays
 // the rest of the LAN: 198.51.100.0/24 and 2001:db8:1::/64 on the link.
 type vipLab struct {

@@ -144,6 +144,7 @@ func (r Result) ExitReasons() []string {
 type Agent struct {
 	Bin      string
 	Netns    *Netns
+	MountNS  *MountNS
 	Instance string
 	Params   map[string]string
 	Env      []string
@@ -157,6 +158,9 @@ func (a *Agent) Do(t testing.TB, action string, env ...string) Result {
 	args := []string{a.Bin, action}
 	if a.Netns != nil {
 		args = append([]string{"ip", "netns", "exec", a.Netns.Name}, args...)
+	}
+	if a.MountNS != nil {
+		args = append(a.MountNS.Prefix(), args...)
 	}
 	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
 	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "OCF_ROOT=/usr/lib/ocf", "OCF_RESOURCE_INSTANCE=" + a.Instance}
