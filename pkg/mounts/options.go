@@ -31,7 +31,7 @@ var generic = map[string]flagOpt{
 	"noexec": {true, unix.MS_NOEXEC}, "exec": {false, unix.MS_NOEXEC},
 	"sync": {true, unix.MS_SYNCHRONOUS}, "async": {false, unix.MS_SYNCHRONOUS},
 	"dirsync": {true, unix.MS_DIRSYNC},
-	"mand": {true, unix.MS_MANDLOCK}, "nomand": {false, unix.MS_MANDLOCK},
+	"mand":    {true, unix.MS_MANDLOCK}, "nomand": {false, unix.MS_MANDLOCK},
 	"noatime": {true, unix.MS_NOATIME}, "atime": {false, unix.MS_NOATIME},
 	"nodiratime": {true, unix.MS_NODIRATIME}, "diratime": {false, unix.MS_NODIRATIME},
 	"relatime": {true, unix.MS_RELATIME}, "norelatime": {false, unix.MS_RELATIME},

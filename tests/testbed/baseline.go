@@ -93,7 +93,7 @@ func (r *BaselineResult) Markdown(command string) string {
 	fmt.Fprintf(&sb, "\n### %s mode: %s\n\n", r.Mode, r.Stack)
 	fmt.Fprintf(&sb, "%s, %d nodes, corosync token %d ms, accel %s, %d cores; cluster up in %.1f s.\n",
 		time.Now().UTC().Format("2006-01-02 15:04 UTC"), r.Nodes, r.TokenMS, r.Accel, runtime.NumCPU(), r.UpTime.Seconds())
-	fmt.Fprintf(&sb, "Command: `%s` (as root, from tests/testbed).\n\n", command)
+	fmt.Fprintf(&sb, "Command: `%s` (as root).\n\n", command)
 	sb.WriteString("| run | active node powered off | VIP answers ping (s) | Asterisk answers SIP OPTIONS on VIP (s) |\n|---|---|---|---|\n")
 	for i, x := range r.Runs {
 		fmt.Fprintf(&sb, "| %d | %s | %.2f | %.2f |\n", i+1, x.Active, x.VIP.Seconds(), x.SIP.Seconds())

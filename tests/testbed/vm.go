@@ -53,12 +53,18 @@ func (b *Bed) vmUp() error {
 			return err
 		}
 	}
+	// start the cluster stack on all VMs at once (each start is slow under TCG)
+	errs := make(chan error, len(b.st.Nodes))
 	for _, n := range b.st.Nodes {
-		if err := b.vmClusterStart(n); err != nil {
-			return err
+		go func(n string) { errs <- b.vmClusterStart(n) }(n)
+	}
+	var first error
+	for range b.st.Nodes {
+		if err := <-errs; err != nil && first == nil {
+			first = err
 		}
 	}
-	return nil
+	return first
 }
 
 func (b *Bed) vmPrepare(n string) error {
