@@ -19,10 +19,12 @@ export CGO_ENABLED := 0
 # Debian packages the tests need: ocf-tester and the DTD (resource-agents),
 # xmllint, Pacemaker's CLI, ip(8) to build test networks, ping for the demo.
 APT_PKGS := resource-agents libxml2-utils pacemaker-cli-utils iproute2 iputils-ping e2fsprogs xfsprogs util-linux
+# The shell agents make bench compares against need these too.
+BENCH_PKGS := kmod psmisc
 # The OCF 1.1 schema pcs validates with, taken from Debian's pcs package.
 OCF11_RNG := .cache/pcs/usr/share/pcs/data/ocf-1.1.rng
 
-.PHONY: all build install test check bench docs deps lint clean demo
+.PHONY: all build install test check bench docs apt deps lint clean demo
 
 all: build
 
@@ -37,12 +39,14 @@ install: build
 test:
 	$(GO) test ./pkg/...
 
-deps:
+apt:
 	@missing=$$(for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		echo "installing: $$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
+
+deps: apt
 	@if [ ! -f $(OCF11_RNG) ]; then \
 		tmp=$$(mktemp -d) && chmod 755 $$tmp && (cd $$tmp && apt-get -o APT::Sandbox::User=root download pcs >/dev/null) && \
 		mkdir -p .cache/pcs && dpkg-deb -x $$tmp/pcs_*.deb .cache/pcs && rm -rf $$tmp; fi
@@ -59,6 +63,7 @@ check: deps build lint
 	GOCF_CHECK=1 GOCF_OCF11_RNG=$(CURDIR)/$(OCF11_RNG) $(GO) test -count=1 ./...
 
 bench: deps build
+	$(MAKE) --no-print-directory APT_PKGS="$(BENCH_PKGS)" apt
 	$(GO) run ./tests/bench -runs 25
 
 docs:
