@@ -36,7 +36,10 @@ func benchFsmount(fsmount, filesystem string, runs int) int {
 		return fail(err)
 	}
 	g, sh, order, err := compare(pair, runs, []func(string) (string, sample, error){
-		func(a string) (string, sample, error) { s, err := measure(a, "monitor", 0, recurring); return "monitor", s, err },
+		func(a string) (string, sample, error) {
+			s, err := measure(a, "monitor", 0, recurring)
+			return "monitor", s, err
+		},
 	})
 	if err != nil {
 		return fail(err)

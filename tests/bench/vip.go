@@ -17,7 +17,10 @@ func benchVip(vip, ipaddr2 string, runs int) int {
 		return fail(err)
 	}
 	g, sh, order, err := compare(agentPair{vip, ipaddr2}, runs, []func(string) (string, sample, error){
-		func(a string) (string, sample, error) { s, err := measure(a, "monitor", 0, recurring); return "monitor", s, err },
+		func(a string) (string, sample, error) {
+			s, err := measure(a, "monitor", 0, recurring)
+			return "monitor", s, err
+		},
 	})
 	if err != nil {
 		return fail(err)
