@@ -4,7 +4,7 @@
 GO       ?= go
 PREFIX   ?= /usr
 DESTDIR  ?=
-AGENTS   := vip fsmount
+AGENTS   := vip fsmount asterisk
 OCFDIR   := $(PREFIX)/lib/ocf/resource.d/gocf
 # The release tag (v1.2.3 -> 1.2.3), else a pre-release naming the commit.
 VERSION  ?= $(shell git describe --tags --match 'v*' 2>/dev/null | sed 's/^v//')

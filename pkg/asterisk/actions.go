@@ -1,0 +1,426 @@
+package asterisk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+	"github.com/gocf/gocf/pkg/ocf"
+	"golang.org/x/sys/unix"
+)
+
+type config struct {
+	binary, canary, confPath string
+	user, group              string
+	extra                    []string
+	realtime                 bool
+	maxfiles                 uint64
+	sipURI                   string
+	ariURL, ariUser          string
+	ariPass, ariPassFile     string
+	ctlSocket                string
+	drain                    time.Duration
+}
+
+// Options the agent sets itself; given again in additional_parameters they
+// would fight with it.
+var ownedFlags = []string{"-f", "-F", "-c", "-r", "-R", "-x", "-C", "-U", "-G"}
+
+func parseConfig(r *ocf.Request) (config, error) {
+	p := r.Params
+	c := config{
+		binary: p.String("binary"), canary: p.String("canary_binary"), confPath: p.String("config"),
+		user: p.String("user"), group: p.String("group"), extra: strings.Fields(p.String("additional_parameters")),
+		realtime: p.Bool("realtime"), maxfiles: uint64(p.Int("maxfiles")), sipURI: strings.TrimSpace(p.String("monitor_sipuri")),
+		ariURL: strings.TrimSpace(p.String("ari_url")), ariUser: p.String("ari_username"),
+		ariPass: p.String("ari_password"), ariPassFile: p.String("ari_password_file"),
+		ctlSocket: p.String("ctl_socket"), drain: time.Duration(p.Int("call_drain_timeout")) * time.Second,
+	}
+	for _, f := range c.extra {
+		for _, owned := range ownedFlags {
+			if f == owned || (len(f) > 2 && strings.HasPrefix(f, owned) && !strings.HasPrefix(f, "--")) {
+				return c, fmt.Errorf("parameter additional_parameters: %s is set by the agent (use config, user, group)", f)
+			}
+		}
+	}
+	if !filepath.IsAbs(c.confPath) {
+		return c, fmt.Errorf("parameter config: %q is not an absolute path", c.confPath)
+	}
+	if c.ctlSocket != "" && !filepath.IsAbs(c.ctlSocket) {
+		return c, fmt.Errorf("parameter ctl_socket: %q is not an absolute path", c.ctlSocket)
+	}
+	if c.user == "" || c.group == "" {
+		return c, errors.New("parameters user and group must not be empty")
+	}
+	if c.sipURI != "" {
+		var u sip.Uri
+		if err := sip.ParseUri(c.sipURI, &u); err != nil || u.Host == "" {
+			return c, fmt.Errorf("parameter monitor_sipuri: %q is not a SIP URI (sip:user@host:port)", c.sipURI)
+		}
+	}
+	if c.ariURL != "" {
+		u, err := url.Parse(c.ariURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return c, fmt.Errorf("parameter ari_url: %q is not an http(s) URL", c.ariURL)
+		}
+		if c.ariUser == "" {
+			return c, errors.New("parameter ari_username is required with ari_url")
+		}
+	}
+	if c.ariPassFile != "" && !filepath.IsAbs(c.ariPassFile) {
+		return c, fmt.Errorf("parameter ari_password_file: %q is not an absolute path", c.ariPassFile)
+	}
+	return c, nil
+}
+
+func check(r *ocf.Request) error {
+	_, err := parseConfig(r)
+	return err
+}
+
+// node is the configuration resolved on this node.
+type node struct {
+	config
+	bin      string // absolute path of the binary
+	conf     *Conf
+	uid, gid int
+}
+
+func (n *node) ctl() Ctl {
+	if n.ctlSocket != "" {
+		return Ctl{Path: n.ctlSocket}
+	}
+	return Ctl{Path: n.conf.CtlSocket()}
+}
+
+// resolve finds the binary, reads asterisk.conf and the accounts. Failures
+// are node-local (ErrInstalled).
+func resolve(r *ocf.Request) (*node, ocf.Status) {
+	c, _ := parseConfig(r)
+	n := &node{config: c}
+	bin, err := exec.LookPath(c.binary)
+	if err != nil {
+		return n, r.Fail(ocf.ErrInstalled, "Asterisk binary %s not found on this node", c.binary)
+	}
+	n.bin = bin
+	if n.conf, err = LoadConf(c.confPath); err != nil {
+		return n, r.Fail(ocf.ErrInstalled, "cannot read %s: %v", c.confPath, err)
+	}
+	u, err := user.Lookup(c.user)
+	if err != nil {
+		return n, r.Fail(ocf.ErrInstalled, "user %s does not exist on this node", c.user)
+	}
+	g, err := user.LookupGroup(c.group)
+	if err != nil {
+		return n, r.Fail(ocf.ErrInstalled, "group %s does not exist on this node", c.group)
+	}
+	n.uid, _ = strconv.Atoi(u.Uid)
+	n.gid, _ = strconv.Atoi(g.Gid)
+	if c.realtime {
+		if _, err := exec.LookPath(c.canary); err != nil {
+			return n, r.Fail(ocf.ErrInstalled, "canary binary %s not found (realtime is set)", c.canary)
+		}
+	}
+	if c.ariURL != "" && c.ariPass == "" && c.ariPassFile != "" {
+		b, err := os.ReadFile(c.ariPassFile)
+		if err != nil {
+			return n, r.Fail(ocf.ErrInstalled, "cannot read ari_password_file %s: %v", c.ariPassFile, err)
+		}
+		n.ariPass = strings.TrimRight(strings.SplitN(string(b), "\n", 2)[0], "\r")
+	}
+	return n, ocf.Success
+}
+
+func validate(_ context.Context, r *ocf.Request) ocf.Status {
+	_, st := resolve(r)
+	return st
+}
+
+// bounded gives a sub-step at most d of what remains of ctx.
+func bounded(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, d)
+}
+
+// running returns the pid of this instance's Asterisk, or 0.
+func (n *node) running() int {
+	if pid := readPid(n.conf.RunDir()); isAsterisk(pid, n.bin) {
+		return pid
+	}
+	return 0
+}
+
+func start(ctx context.Context, r *ocf.Request) ocf.Status {
+	n, st := resolve(r)
+	if st != ocf.Success {
+		return st
+	}
+	if pid := n.running(); pid != 0 {
+		r.Log.Infof("Asterisk is already running (pid %d)", pid)
+		return n.ready(ctx, r, pid, nil, nil)
+	}
+	for _, pid := range canaries(n.conf.RunDir(), n.canary) {
+		unix.Kill(pid, unix.SIGKILL) // a stale canary of this instance
+	}
+	for _, dir := range []string{n.conf.RunDir(), n.conf.LogDir(), filepath.Join(n.conf.LogDir(), "cdr-csv"), filepath.Join(n.conf.LogDir(), "cdr-custom")} {
+		if err := ownedDir(dir, n.uid, n.gid); err != nil {
+			return r.Fail(ocf.ErrPerm, "cannot prepare %s for %s: %v", dir, n.user, err)
+		}
+	}
+	lim := unix.Rlimit{Cur: n.maxfiles, Max: n.maxfiles}
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		return r.Fail(ocf.ErrPerm, "cannot raise the open files limit to %d: %v", n.maxfiles, err)
+	}
+	// Watch for the control socket before Asterisk can create it.
+	created, stopWatch, err := watchCreate(n.ctl().Path)
+	if err != nil {
+		return r.Fail(ocf.ErrGeneric, "cannot watch %s: %v", filepath.Dir(n.ctl().Path), err)
+	}
+	defer stopWatch()
+
+	args := []string{"-f", "-U", n.user, "-G", n.group, "-C", n.confPath}
+	args = append(args, n.extra...)
+	if n.realtime {
+		args = append(args, "-p")
+	}
+	cmd := exec.Command(n.bin, args...)
+	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C"}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		return r.Fail(ocf.ErrGeneric, "%v", err)
+	}
+	defer devnull.Close()
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, devnull, devnull
+	if err := cmd.Start(); err != nil {
+		return r.Fail(ocf.ErrGeneric, "cannot start %s: %v", n.bin, err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	r.Log.Infof("started %s (pid %d)", n.bin, cmd.Process.Pid)
+	return n.ready(ctx, r, cmd.Process.Pid, created, exited)
+}
+
+// ready waits until Asterisk pid says it is fully booted: the control
+// socket appearing is an inotify event, "core waitfullybooted" answers when
+// booting is over; no fixed polling interval. exited reports an early death.
+func (n *node) ready(ctx context.Context, r *ocf.Request, pid int, created <-chan struct{}, exited <-chan error) ocf.Status {
+	died := func(err error) ocf.Status {
+		return r.Fail(ocf.ErrGeneric, "Asterisk exited while starting (%v); see %s", err, filepath.Join(n.conf.LogDir(), "messages"))
+	}
+	ctl := n.ctl()
+	for {
+		_, out, err := ctl.Command(ctx, "core waitfullybooted")
+		if err == nil && strings.Contains(out, "fully booted") {
+			break
+		}
+		if ctx.Err() != nil {
+			return r.Fail(ocf.ErrGeneric, "Asterisk (pid %d) was not fully booted within the start timeout", pid)
+		}
+		// Not there yet: wait for the socket to be (re)created, or for
+		// Asterisk to die, instead of retrying blindly.
+		select {
+		case <-created:
+			created = nil
+		case err := <-exited:
+			return died(err)
+		case <-ctx.Done():
+		case <-time.After(time.Second): // a socket created before the watch
+		}
+	}
+	if n.sipURI != "" {
+		for {
+			sctx, cancel := bounded(ctx, 2*time.Second)
+			_, err := sipOptions(sctx, n.sipURI)
+			cancel()
+			if err == nil {
+				break
+			}
+			select {
+			case err := <-exited:
+				return died(err)
+			case <-ctx.Done():
+				return r.Fail(ocf.ErrGeneric, "Asterisk booted but %s did not answer SIP OPTIONS within the start timeout", n.sipURI)
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
+	r.Log.Infof("Asterisk (pid %d) is fully booted", pid)
+	return ocf.Success
+}
+
+// ownedDir makes dir exist and belong to uid:gid.
+func ownedDir(dir string, uid, gid int) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(dir, &st); err != nil {
+		return err
+	}
+	if int(st.Uid) != uid || int(st.Gid) != gid {
+		return os.Chown(dir, uid, gid)
+	}
+	return nil
+}
+
+// watchCreate reports, once, the creation of path (inotify on its
+// directory); the returned func stops watching.
+func watchCreate(path string) (<-chan struct{}, func(), error) {
+	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC)
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := unix.InotifyAddWatch(fd, filepath.Dir(path), unix.IN_CREATE|unix.IN_MOVED_TO); err != nil {
+		unix.Close(fd)
+		return nil, nil, err
+	}
+	ch := make(chan struct{})
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := unix.Read(fd, buf)
+			if err != nil || n <= 0 {
+				return
+			}
+			for off := 0; off+unix.SizeofInotifyEvent <= n; {
+				ev := (*unix.InotifyEvent)(unsafePointer(buf[off:]))
+				name := strings.TrimRight(string(buf[off+unix.SizeofInotifyEvent:off+unix.SizeofInotifyEvent+int(ev.Len)]), "\x00")
+				if name == filepath.Base(path) {
+					close(ch)
+					return
+				}
+				off += unix.SizeofInotifyEvent + int(ev.Len)
+			}
+		}
+	}()
+	return ch, func() { unix.Close(fd) }, nil
+}
+
+func monitor(ctx context.Context, r *ocf.Request) ocf.Status {
+	n, st := resolve(r)
+	if st != ocf.Success {
+		// Configuration on storage that is not mounted here: not running.
+		return ocf.NotRunning
+	}
+	pid := n.running()
+	if pid == 0 {
+		return r.Fail(ocf.NotRunning, "Asterisk is not running")
+	}
+	b, out, err := n.ctl().Command(ctx, "core show channels count")
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return r.Fail(ocf.ErrGeneric, "Asterisk (pid %d) is hung: no answer on its control socket within the monitor timeout", pid)
+	}
+	if err != nil {
+		return r.Fail(ocf.ErrGeneric, "Asterisk (pid %d) does not answer on its control socket: %v", pid, err)
+	}
+	if !strings.Contains(out, "active channel") {
+		return r.Fail(ocf.ErrGeneric, "Asterisk (pid %d) gave an unexpected answer: %.60q", pid, out)
+	}
+	if b.PID != pid {
+		r.Log.Warnf("the control socket is answered by pid %d, the pid file says %d", b.PID, pid)
+	}
+	if n.realtime && len(canaries(n.conf.RunDir(), n.canary)) == 0 {
+		return r.Fail(ocf.ErrGeneric, "Asterisk runs in realtime mode but its canary does not")
+	}
+	status := ocf.Success
+	if r.Depth >= 10 && n.ariURL != "" {
+		if _, err := ariInfo(ctx, n.ariURL, n.ariUser, n.ariPass); err != nil {
+			// Calls still work; applications on ARI do not.
+			status = r.Fail(ocf.Degraded, "Asterisk takes calls but its REST interface does not answer: %v", err)
+		}
+	}
+	if r.Depth >= 20 && n.sipURI != "" {
+		code, err := sipOptions(ctx, n.sipURI)
+		if err != nil {
+			return r.Fail(ocf.ErrGeneric, "no SIP answer from %s: %v", n.sipURI, err)
+		}
+		r.Log.Debugf("SIP OPTIONS %s: %d", n.sipURI, code)
+	}
+	return status
+}
+
+func stop(ctx context.Context, r *ocf.Request) ocf.Status {
+	n, st := resolve(r)
+	if st != ocf.Success {
+		// Without its binary or configuration nothing of it can run here.
+		return ocf.Success
+	}
+	pid := n.running()
+	if pid != 0 {
+		n.terminate(ctx, r, pid)
+	}
+	for _, c := range canaries(n.conf.RunDir(), n.canary) {
+		unix.Kill(c, unix.SIGKILL)
+	}
+	if pid != 0 && isAsterisk(pid, n.bin) {
+		return r.Fail(ocf.ErrGeneric, "Asterisk (pid %d) is still running after TERM and KILL", pid)
+	}
+	return ocf.Success
+}
+
+// terminate stops Asterisk as gently as the time allows: drain calls, core
+// stop now, TERM, KILL. Each step gets part of what remains of ctx, keeping
+// enough for the next.
+func (n *node) terminate(ctx context.Context, r *ocf.Request, pid int) {
+	ctl := n.ctl()
+	remaining := func() time.Duration {
+		dl, ok := ctx.Deadline()
+		if !ok {
+			return 20 * time.Second
+		}
+		return time.Until(dl)
+	}
+	wait := func(d time.Duration) bool {
+		wctx, cancel := bounded(ctx, d)
+		defer cancel()
+		return waitExit(wctx, pid, n.bin) == nil
+	}
+	answering := true
+	if n.drain > 0 {
+		sctx, cancel := bounded(ctx, time.Second)
+		_, err := ctl.Send(sctx, "core stop gracefully")
+		cancel()
+		answering = err == nil
+		if answering {
+			r.Log.Infof("Asterisk refuses new calls; waiting up to %s for active calls to end", n.drain)
+			if wait(min(n.drain, remaining()/2)) {
+				r.Log.Infof("Asterisk stopped after its calls ended")
+				return
+			}
+		}
+	}
+	if answering {
+		sctx, cancel := bounded(ctx, time.Second)
+		_, err := ctl.Send(sctx, "core stop now")
+		cancel()
+		if err == nil && wait(min(10*time.Second, remaining()/2)) {
+			r.Log.Infof("Asterisk stopped")
+			return
+		}
+	}
+	// A frozen Asterisk gets CONT so it can act on TERM.
+	unix.Kill(pid, unix.SIGTERM)
+	unix.Kill(pid, unix.SIGCONT)
+	if wait(min(5*time.Second, remaining()/2)) {
+		r.Log.Warnf("Asterisk stopped on SIGTERM")
+		return
+	}
+	// What remains of this instance is its session (started with setsid).
+	if pgid, err := unix.Getpgid(pid); err == nil && pgid == pid {
+		unix.Kill(-pid, unix.SIGKILL)
+	} else {
+		unix.Kill(pid, unix.SIGKILL)
+	}
+	wait(remaining())
+	r.Log.Warnf("Asterisk killed")
+}
