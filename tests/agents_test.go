@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"github.com/gocf/gocf/pkg/asterisk"
 	"github.com/gocf/gocf/pkg/fsmount"
 	"github.com/gocf/gocf/pkg/ocf"
 	"github.com/gocf/gocf/pkg/vip"
@@ -13,4 +14,5 @@ var agents = []struct {
 }{
 	{"vip", vip.Agent},
 	{"fsmount", fsmount.Agent},
+	{"asterisk", asterisk.Agent},
 }

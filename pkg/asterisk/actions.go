@@ -59,9 +59,6 @@ func parseConfig(r *ocf.Request) (config, error) {
 	if c.ctlSocket != "" && !filepath.IsAbs(c.ctlSocket) {
 		return c, fmt.Errorf("parameter ctl_socket: %q is not an absolute path", c.ctlSocket)
 	}
-	if c.user == "" || c.group == "" {
-		return c, errors.New("parameters user and group must not be empty")
-	}
 	if c.sipURI != "" {
 		var u sip.Uri
 		if err := sip.ParseUri(c.sipURI, &u); err != nil || u.Host == "" {
