@@ -305,7 +305,7 @@ func TestFsmountTwentyAtOnce(t *testing.T) {
 func TestFsmountRejectsBadValues(t *testing.T) {
 	l := newFsLab(t)
 	base := map[string]string{"device": "/dev/loop-unused", "directory": l.path("mnt"), "fstype": "ext4"}
-	bad := []struct{ key, value, reason string }{
+	lab.RejectsAll(t, l.agent, base, lab.BadValues{
 		{"device", "", "device is required"},
 		{"device", "sda1", "neither a device path"},
 		{"device", "UUID=", "no usable UUID"},
@@ -326,23 +326,7 @@ func TestFsmountRejectsBadValues(t *testing.T) {
 		{"signal_delay", "-1", "out of range"},
 		{"statusfile_prefix", "/abs/", "relative path inside the mount"},
 		{"statusfile_prefix", "../up", "relative path inside the mount"},
-	}
-	for _, b := range bad {
-		p := map[string]string{}
-		for k, v := range base {
-			p[k] = v
-		}
-		p[b.key] = b.value
-		a := l.agent(p)
-		for _, action := range []string{"validate-all", "start"} {
-			r := a.Expect(t, 6, action)
-			if !strings.Contains(r.ExitReasons()[0], b.reason) {
-				t.Errorf("%s=%q %s: reason %q lacks %q", b.key, b.value, action, r.ExitReasons()[0], b.reason)
-			}
-		}
-		a.Expect(t, 7, "monitor")
-		a.Expect(t, 0, "stop")
-	}
+	})
 	// A bind mount needs an absolute source; ext4 cannot be cloned.
 	l.agent(map[string]string{"device": "rel", "directory": l.path("b"), "fstype": "none", "options": "bind"}).Expect(t, 6, "validate-all")
 	r := l.agent(base).Expect(t, 6, "validate-all", "OCF_RESKEY_CRM_meta_clone_max=2")

@@ -244,7 +244,7 @@ func TestVipStartEndsWithinTimeout(t *testing.T) {
 func TestVipRejectsBadValues(t *testing.T) {
 	l := newVipLab(t)
 	base := map[string]string{"ip": "198.51.100.95", "nic": l.link.Here, "cidr_netmask": "24"}
-	bad := []struct{ key, value, reason string }{
+	lab.RejectsAll(t, l.agent, base, lab.BadValues{
 		{"ip", "", "ip is required"},
 		{"ip", "198.51.100.300", "not an IPv4 or IPv6 address"},
 		{"ip", "fe80::1%eth0", "not an IPv4 or IPv6 address"},
@@ -269,23 +269,7 @@ func TestVipRejectsBadValues(t *testing.T) {
 		{"noprefixroute", "2", "not a boolean"},
 		{"preferred_lft", "soon", "neither a number of seconds nor forever"},
 		{"check_link_status", "sometimes", "not a boolean"},
-	}
-	for _, b := range bad {
-		p := map[string]string{}
-		for k, v := range base {
-			p[k] = v
-		}
-		p[b.key] = b.value
-		a := l.agent(p)
-		for _, action := range []string{"validate-all", "start"} {
-			r := a.Expect(t, 6, action)
-			if !strings.Contains(r.ExitReasons()[0], b.reason) {
-				t.Errorf("%s=%q %s: reason %q lacks %q", b.key, b.value, action, r.ExitReasons()[0], b.reason)
-			}
-		}
-		a.Expect(t, 7, "monitor") // a probe answers "not running"
-		a.Expect(t, 0, "stop")    // nothing of an invalid configuration can run
-	}
+	})
 	// IPv6-specific misuse.
 	v6 := l.agent(map[string]string{"ip": "2001:db8:1::95", "nic": l.link.Here, "broadcast": "+"})
 	v6.Expect(t, 6, "validate-all")

@@ -1,7 +1,6 @@
 package asterisk
 
 import (
-	"bytes"
 	"flag"
 	"os"
 	"path/filepath"
@@ -9,30 +8,12 @@ import (
 	"testing"
 
 	"github.com/gocf/gocf/pkg/ocf"
+	"github.com/gocf/gocf/pkg/ocf/ocftest"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
 
-func TestDeclaration(t *testing.T) {
-	if err := Agent().SelfCheck(); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func TestMetaDataGolden(t *testing.T) {
-	a := Agent()
-	a.Version = "test"
-	for name, v := range map[string]ocf.Version{"asterisk-1.0.xml": {Major: 1, Minor: 0}, "asterisk-1.1.xml": {Major: 1, Minor: 1}} {
-		got := a.MetaData(v)
-		path := filepath.Join("testdata", name)
-		if *update {
-			os.WriteFile(path, got, 0o644)
-		}
-		if want, err := os.ReadFile(path); err != nil || !bytes.Equal(got, want) {
-			t.Errorf("%s differs (go test -update, then review):\n%s", name, got)
-		}
-	}
-}
+func TestDeclaration(t *testing.T) { ocftest.Declaration(t, Agent(), *update) }
 
 func TestConfTemplatesIncludesComments(t *testing.T) {
 	c, err := LoadConf("testdata/asterisk.conf")

@@ -1,41 +1,19 @@
 package vip
 
 import (
-	"bytes"
 	"flag"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gocf/gocf/pkg/ocf"
+	"github.com/gocf/gocf/pkg/ocf/ocftest"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
 
-func TestDeclaration(t *testing.T) {
-	if err := Agent().SelfCheck(); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func TestMetaDataGolden(t *testing.T) {
-	a := Agent()
-	a.Version = "test" // the stamped version must not churn the golden file
-	for name, v := range map[string]ocf.Version{"vip-1.0.xml": {Major: 1, Minor: 0}, "vip-1.1.xml": {Major: 1, Minor: 1}} {
-		got := a.MetaData(v)
-		path := filepath.Join("testdata", name)
-		if *update {
-			os.WriteFile(path, got, 0o644)
-		}
-		want, err := os.ReadFile(path)
-		if err != nil || !bytes.Equal(got, want) {
-			t.Errorf("%s differs (go test -update, then review):\n%s", name, got)
-		}
-	}
-}
+func TestDeclaration(t *testing.T) { ocftest.Declaration(t, Agent(), *update) }
 
 func prepare(t *testing.T, env ...string) (config, []error) {
 	t.Helper()

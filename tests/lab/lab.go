@@ -196,3 +196,31 @@ func (a *Agent) Expect(t testing.TB, want int, action string, env ...string) Res
 	}
 	return r
 }
+
+// BadValues lists wrong parameter values: {parameter, value, what the exit
+// reason must say}.
+type BadValues [][3]string
+
+// RejectsAll checks that each bad value, set over base, makes validate-all
+// and start answer 6 with a reason naming the problem, a probe answer 7 and
+// stop succeed: nothing of an invalid configuration can run.
+func RejectsAll(t *testing.T, agent func(params map[string]string) *Agent, base map[string]string, bad BadValues) {
+	t.Helper()
+	for _, b := range bad {
+		key, value, reason := b[0], b[1], b[2]
+		p := map[string]string{}
+		for k, v := range base {
+			p[k] = v
+		}
+		p[key] = value
+		a := agent(p)
+		for _, action := range []string{"validate-all", "start"} {
+			r := a.Expect(t, 6, action)
+			if !strings.Contains(r.ExitReasons()[0], reason) {
+				t.Errorf("%s=%q %s: reason %q lacks %q", key, value, action, r.ExitReasons()[0], reason)
+			}
+		}
+		a.Expect(t, 7, "monitor")
+		a.Expect(t, 0, "stop")
+	}
+}
