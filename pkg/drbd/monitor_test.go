@@ -1,0 +1,70 @@
+package drbd
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/gocf/gocf/pkg/ocf"
+)
+
+func TestMonitor(t *testing.T) {
+	standAlone := "exists connection name:r peer-node-id:1 conn-name:b connection:StandAlone role:Unknown"
+	sbHelper := "call helper name:r peer-node-id:1 conn-name:b helper:split-brain"
+	for _, tc := range []struct {
+		name    string
+		lines   []string
+		expect  bool
+		want    ocf.Status
+		reason  string // substring of Reason ("" for none)
+		warning string // substring of Warning ("" for none)
+	}{
+		{"down", nil, false, ocf.NotRunning, "", ""},
+		{"no volumes", []string{resSecondary}, false, ocf.NotRunning, "without volumes", ""},
+		{"secondary", []string{resSecondary, dev("0", "Inconsistent"), connUp}, true, ocf.Success, "", ""},
+		{"primary", []string{resPrimary, dev("0", "UpToDate"), connUp}, true, ocf.RunningPromoted, "", ""},
+		{"primary alone", []string{resPrimary, dev("0", "UpToDate"), connDown}, true, ocf.RunningPromoted, "", "not replicated"},
+		{"primary suspended", []string{"exists resource name:r role:Primary suspended:fencing", dev("0", "UpToDate"), connUp},
+			true, ocf.RunningPromoted, "", "suspended (fencing)"},
+		{"role unknown", []string{"exists resource name:r role:Unknown", dev("0", "UpToDate")}, false, ocf.ErrGeneric, "Unknown", ""},
+		{"standalone by admin", []string{resSecondary, dev("0", "UpToDate"), standAlone}, false, ocf.Success, "", ""},
+		{"split brain victim", []string{resSecondary, dev("0", "UpToDate"), standAlone}, true, ocf.ErrGeneric,
+			"towards b after a connect: split brain", ""},
+		{"split brain helper", []string{resSecondary, dev("0", "UpToDate"), standAlone, sbHelper}, false, ocf.ErrGeneric,
+			"drbdadm connect --discard-my-data r", ""},
+		{"split brain survivor", []string{resPrimary, dev("0", "UpToDate"), standAlone}, true, ocf.RunningPromoted,
+			"", "drbdadm connect --discard-my-data r"},
+		{"secondary lost disk", []string{resSecondary, dev("0", "UpToDate"), dev("1", "Failed"), connUp}, true, ocf.ErrGeneric,
+			"volume 1 is Failed", ""},
+		{"diskless client", []string{resSecondary, "exists device name:r volume:0 disk:Diskless client:yes", connUp}, true,
+			ocf.Success, "", ""},
+		{"primary diskless, peer serves", []string{resPrimary, dev("0", "Diskless"), connUp, peerDev("1", "0", "UpToDate")},
+			true, ocf.RunningPromoted, "", "served by a peer"},
+		{"primary diskless alone", []string{resPrimary, dev("0", "Diskless"), connDown}, true, ocf.FailedPromoted,
+			"no peer has UpToDate data", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := Monitor(model(tc.lines...), "r", MonitorOptions{ExpectConnection: tc.expect})
+			if got.Status != tc.want || !contains(got.Reason, tc.reason) || !contains(got.Warning, tc.warning) {
+				t.Errorf("%+v, want %v %q %q", got, tc.want, tc.reason, tc.warning)
+			}
+		})
+	}
+}
+
+// contains treats an empty want as "must be empty".
+func contains(s, want string) bool {
+	if want == "" {
+		return s == ""
+	}
+	return strings.Contains(s, want)
+}
+
+func TestMonitorIncompleteOutput(t *testing.T) {
+	m := ParseString(resPrimary + "\n" + dev("0", "UpToDate"))
+	if got := Monitor(m, "r", MonitorOptions{}); got.Status != ocf.ErrGeneric || got.Reason == "" {
+		t.Error(got)
+	}
+	if got := Monitor(ParseString(""), "r", MonitorOptions{}); got.Status != ocf.ErrGeneric {
+		t.Error(got)
+	}
+}
