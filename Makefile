@@ -6,25 +6,25 @@ PREFIX   ?= /usr
 DESTDIR  ?=
 AGENTS   := vip fsmount asterisk
 OCFDIR   := $(PREFIX)/lib/ocf/resource.d/gocf
-# The release tag (v1.2.3 -> 1.2.3), else a pre-release naming the commit.
-VERSION  ?= $(shell git describe --tags --match 'v*' 2>/dev/null | sed 's/^v//')
-ifeq ($(VERSION),)
-VERSION  := 0.1.0-dev.$(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
-endif
+# The release tag (v1.2.3 -> 1.2.3), else a pre-release (see the script).
+VERSION  ?= $(shell packaging/version.sh)
+NFPM     := github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2
 LDFLAGS  := -s -w -X github.com/gocf/gocf/pkg/ocf.BuildVersion=$(VERSION)
 # urfave/cli without its man/markdown generators: smaller, faster to start.
 TAGS     := urfave_cli_no_docs
 export CGO_ENABLED := 0
 
 # Debian packages the tests need: ocf-tester and the DTD (resource-agents),
-# xmllint, Pacemaker's CLI, ip(8) to build test networks, ping for the demo.
-APT_PKGS := resource-agents libxml2-utils pacemaker-cli-utils iproute2 iputils-ping e2fsprogs xfsprogs util-linux
+# xmllint, Pacemaker's CLI, ip(8) to build test networks, ping for the demo,
+# filesystems for fsmount, debootstrap and rpm for the package tests.
+APT_PKGS := resource-agents libxml2-utils pacemaker-cli-utils iproute2 iputils-ping e2fsprogs xfsprogs util-linux \
+            debootstrap rpm man-db
 # The shell agents make bench compares against need these too.
 BENCH_PKGS := kmod psmisc
 # The OCF 1.1 schema pcs validates with, taken from Debian's pcs package.
 OCF11_RNG := .cache/pcs/usr/share/pcs/data/ocf-1.1.rng
 
-.PHONY: all build install test check bench docs apt deps lint clean demo
+.PHONY: all build install test check bench docs apt deps lint clean demo man package
 
 all: build
 
@@ -59,8 +59,8 @@ lint:
 
 # Everything: lint, unit tests, meta-data validation, ocf-tester and the
 # scenario tests in network namespaces (root).
-check: deps build lint
-	GOCF_CHECK=1 GOCF_OCF11_RNG=$(CURDIR)/$(OCF11_RNG) $(GO) test -count=1 ./...
+check: deps build lint package
+	GOCF_CHECK=1 GOCF_OCF11_RNG=$(CURDIR)/$(OCF11_RNG) GOCF_PACKAGES=$(CURDIR)/dist $(GO) test -count=1 -timeout 45m ./...
 
 bench: deps build
 	$(MAKE) --no-print-directory APT_PKGS="$(BENCH_PKGS)" apt
@@ -69,8 +69,21 @@ bench: deps build
 docs:
 	$(GO) test ./tests -run TestReadmeParameters -update
 
+# Manual pages from the agents' declarations, dated by the last commit so
+# that a package build is reproducible.
+man:
+	@rm -rf dist/man
+	$(GO) run ./packaging/manpages -out dist/man -version $(VERSION) -date $$(git log -1 --format=%cs 2>/dev/null || date +%F)
+	gzip -n -9 dist/man/*.7
+
+package: build man
+	@mkdir -p dist
+	GOCF_VERSION=$(VERSION) $(GO) run $(NFPM) package -f packaging/nfpm.yaml -p deb -t dist/
+	GOCF_VERSION=$(VERSION) $(GO) run $(NFPM) package -f packaging/nfpm.yaml -p rpm -t dist/
+	@ls -l dist/*.deb dist/*.rpm
+
 clean:
-	rm -rf bin .cache
+	rm -rf bin dist .cache
 
 demo: deps build
 	$(GO) run ./tests/demo -bin $(CURDIR)/bin

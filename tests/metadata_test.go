@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gocf/gocf/pkg/catalog"
 	"github.com/gocf/gocf/tests/lab"
 )
 
@@ -54,10 +55,10 @@ func ocf11RNG(t *testing.T) string {
 func TestMetaDataValidators(t *testing.T) {
 	lab.RequireTool(t, "xmllint")
 	rng11 := ocf11RNG(t)
-	for _, a := range agents {
-		t.Run(a.name, func(t *testing.T) {
-			v10 := metaData(t, a.name) // as ocf-tester and Pacemaker 2.0 call it
-			v11 := metaData(t, a.name, "OCF_RA_VERSION_MAJOR=1", "OCF_RA_VERSION_MINOR=1")
+	for _, a := range catalog.Agents() {
+		t.Run(a.Name, func(t *testing.T) {
+			v10 := metaData(t, a.Name) // as ocf-tester and Pacemaker 2.0 call it
+			v11 := metaData(t, a.Name, "OCF_RA_VERSION_MAJOR=1", "OCF_RA_VERSION_MINOR=1")
 			if err := xmllint(t, v10, "--valid"); err != nil {
 				t.Errorf("1.0 meta-data fails ra-api-1.dtd: %v", err)
 			}
@@ -94,10 +95,10 @@ func TestValidatorsCanFail(t *testing.T) {
 
 func TestMetaDataAsNobody(t *testing.T) {
 	lab.RequireRoot(t)
-	for _, a := range agents {
-		out, err := exec.Command("su", "nobody", "-s", "/bin/sh", "-c", agentBin(a.name)+" meta-data").Output()
-		if err != nil || !bytes.Contains(out, []byte(`<resource-agent name="`+a.name+`"`)) {
-			t.Errorf("%s meta-data as nobody: %v", a.name, err)
+	for _, a := range catalog.Agents() {
+		out, err := exec.Command("su", "nobody", "-s", "/bin/sh", "-c", agentBin(a.Name)+" meta-data").Output()
+		if err != nil || !bytes.Contains(out, []byte(`<resource-agent name="`+a.Name+`"`)) {
+			t.Errorf("%s meta-data as nobody: %v", a.Name, err)
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gocf/gocf/pkg/catalog"
 	"github.com/gocf/gocf/tests/lab"
 )
 
@@ -21,8 +22,8 @@ func TestReadmeParameters(t *testing.T) {
 		t.Fatal(err)
 	}
 	readme := string(b)
-	for _, a := range agents {
-		begin := "<!-- generated: parameters of " + a.name + " -->\n"
+	for _, a := range catalog.Agents() {
+		begin := "<!-- generated: parameters of " + a.Name + " -->\n"
 		end := "<!-- end of generated parameters -->"
 		i := strings.Index(readme, begin)
 		j := strings.Index(readme[i+len(begin):], end)
@@ -31,10 +32,10 @@ func TestReadmeParameters(t *testing.T) {
 			continue
 		}
 		j += i + len(begin)
-		want := a.decl().MarkdownParams()
+		want := a.MarkdownParams()
 		if readme[i+len(begin):j] != want {
 			if !*update {
-				t.Errorf("README.md parameters of %s are stale: run make docs", a.name)
+				t.Errorf("README.md parameters of %s are stale: run make docs", a.Name)
 			}
 			readme = readme[:i+len(begin)] + want + readme[j:]
 		}

@@ -1,0 +1,104 @@
+package ocf
+
+import (
+	"fmt"
+	"strings"
+)
+
+// ManPage renders the agent's manual page, ocf_<provider>_<name>(7), in
+// man(7) roff, from the same declaration as the meta-data. date is the
+// page's date (YYYY-MM-DD), kept stable by the caller for reproducible
+// packages.
+func (a *Agent) ManPage(provider, date string) string {
+	var b strings.Builder
+	page := "ocf_" + provider + "_" + a.Name
+	fmt.Fprintf(&b, ".TH %s 7 %q %q \"OCF resource agents\"\n", strings.ToUpper(page), date, provider+" "+a.Version)
+	b.WriteString(".SH NAME\n")
+	fmt.Fprintf(&b, "%s \\- %s\n", page, roff(a.Short))
+	b.WriteString(".SH SYNOPSIS\n")
+	fmt.Fprintf(&b, ".B %s\n%s\n", a.Name, roff("["+strings.Join(a.actionNames(), " | ")+"]"))
+	b.WriteString(".SH DESCRIPTION\n")
+	paragraphs(&b, a.Long)
+	b.WriteString(".SH SUPPORTED PARAMETERS\n")
+	for _, p := range a.Params {
+		var flags []string
+		if p.Required {
+			flags = append(flags, "required")
+		}
+		if p.Unique {
+			flags = append(flags, "unique")
+		}
+		if p.Reloadable {
+			flags = append(flags, "reloadable")
+		}
+		head := "\\fB" + roff(p.Name) + "\\fR"
+		if len(flags) > 0 {
+			head += " (" + strings.Join(flags, ", ") + ")"
+		}
+		fmt.Fprintf(&b, ".TP\n%s\n%s.\n", head, roff(p.Short))
+		paragraphs(&b, paramLong(p))
+		def := "none"
+		if p.Default != "" {
+			def = p.Default
+		}
+		fmt.Fprintf(&b, "Type: %s. Default: %s.\n", p.Type, roff(def))
+	}
+	b.WriteString(".SH SUPPORTED ACTIONS\n")
+	for _, act := range a.metaActions() {
+		line := act.Name + " timeout=" + FormatDuration(act.Timeout)
+		if act.Interval > 0 {
+			line += " interval=" + FormatDuration(act.Interval)
+		}
+		if act.Name == "monitor" {
+			line += fmt.Sprintf(" depth=%d", act.Depth)
+		}
+		if act.Role != "" {
+			line += " role=" + act.Role
+		}
+		fmt.Fprintf(&b, ".IP \\(bu 2\n%s\n", roff(line))
+	}
+	b.WriteString(".SH EXAMPLE CRM SHELL\n.nf\n")
+	fmt.Fprintf(&b, "primitive p_%s ocf:%s:%s", a.Name, provider, a.Name)
+	var req []string
+	for _, p := range a.Params {
+		if p.Required {
+			req = append(req, p.Name+"=...")
+		}
+	}
+	if len(req) > 0 {
+		fmt.Fprintf(&b, " \\e\n    params %s", roff(strings.Join(req, " ")))
+	}
+	for _, act := range a.metaActions() {
+		if act.Name == "monitor" && act.Depth == 0 {
+			fmt.Fprintf(&b, " \\e\n    op monitor interval=%s timeout=%s", FormatDuration(act.Interval), FormatDuration(act.Timeout))
+		}
+	}
+	b.WriteString("\n.fi\n.SH SEE ALSO\n")
+	b.WriteString("The gocf README; the OCF Resource Agent API; Pacemaker Explained.\n")
+	return b.String()
+}
+
+// roff escapes text for a roff line: backslashes, and a leading dot or
+// quote that would read as a request.
+func roff(s string) string {
+	s = strings.ReplaceAll(s, `\`, `\e`)
+	s = strings.ReplaceAll(s, "-", `\-`)
+	if strings.HasPrefix(s, ".") || strings.HasPrefix(s, "'") {
+		s = `\&` + s
+	}
+	return s
+}
+
+// paragraphs writes text, blank lines starting new paragraphs.
+func paragraphs(b *strings.Builder, text string) {
+	for i, para := range strings.Split(strings.TrimSpace(text), "\n\n") {
+		if i > 0 {
+			b.WriteString(".PP\n")
+		}
+		for _, line := range strings.Split(para, "\n") {
+			if line = strings.TrimSpace(line); line != "" {
+				b.WriteString(roff(line) + "\n")
+			}
+		}
+	}
+}
