@@ -340,3 +340,22 @@ func TestParseBoolAndFormat(t *testing.T) {
 		t.Error("Status.String")
 	}
 }
+
+func TestManPage(t *testing.T) {
+	a := testAgent()
+	page := a.ManPage("gocf", "2026-01-02")
+	golden(t, "demo.7", []byte(page))
+	for _, want := range []string{`.TH OCF_GOCF_DEMO 7 "2026-01-02" "gocf 1.2.3"`, ".SH SUPPORTED PARAMETERS", `\fBname\fR (required, unique)`,
+		"Allowed values: a, b.", "Type: integer. Default: 3.", `monitor timeout=30s interval=11s depth=10 role=Promoted`,
+		`primitive p_demo ocf:gocf:demo \e`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("man page lacks %q", want)
+		}
+	}
+	if strings.Contains(page, "\n.\n") || strings.Contains(page, "\n'") {
+		t.Error("a text line would read as a roff request")
+	}
+	if roff(".hidden") != `\&.hidden` || roff(`a\b-c`) != `a\eb\-c` {
+		t.Error("roff escaping")
+	}
+}
