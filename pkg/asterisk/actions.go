@@ -102,17 +102,24 @@ func (n *node) ctl() Ctl {
 
 // resolve finds the binary, reads asterisk.conf and the accounts. Failures
 // are node-local (ErrInstalled).
+//
+// Even on failure the node is usable to find a running instance: the
+// binary's name and Asterisk's default paths stand in, so that stop never
+// reports success while an Asterisk whose configuration became unreadable
+// still runs.
 func resolve(r *ocf.Request) (*node, ocf.Status) {
 	c, _ := parseConfig(r)
-	n := &node{config: c}
+	n := &node{config: c, bin: c.binary, conf: &Conf{Dirs: defaultDirs}}
 	bin, err := exec.LookPath(c.binary)
 	if err != nil {
 		return n, r.Fail(ocf.ErrInstalled, "Asterisk binary %s not found on this node", c.binary)
 	}
 	n.bin = bin
-	if n.conf, err = LoadConf(c.confPath); err != nil {
+	conf, err := LoadConf(c.confPath)
+	if err != nil {
 		return n, r.Fail(ocf.ErrInstalled, "cannot read %s: %v", c.confPath, err)
 	}
+	n.conf = conf
 	u, err := user.Lookup(c.user)
 	if err != nil {
 		return n, r.Fail(ocf.ErrInstalled, "user %s does not exist on this node", c.user)
@@ -305,13 +312,14 @@ func watchCreate(path string) (<-chan struct{}, func(), error) {
 
 func monitor(ctx context.Context, r *ocf.Request) ocf.Status {
 	n, st := resolve(r)
-	if st != ocf.Success {
-		// Configuration on storage that is not mounted here: not running.
-		return ocf.NotRunning
-	}
 	pid := n.running()
 	if pid == 0 {
+		// Also the answer when the configuration lives on storage that
+		// is not mounted here yet.
 		return r.Fail(ocf.NotRunning, "Asterisk is not running")
+	}
+	if st != ocf.Success {
+		return st // running, but this node cannot reach its configuration
 	}
 	b, out, err := n.ctl().Command(ctx, "core show channels count")
 	if errors.Is(err, os.ErrDeadlineExceeded) {
@@ -349,8 +357,7 @@ func monitor(ctx context.Context, r *ocf.Request) ocf.Status {
 func stop(ctx context.Context, r *ocf.Request) ocf.Status {
 	n, st := resolve(r)
 	if st != ocf.Success {
-		// Without its binary or configuration nothing of it can run here.
-		return ocf.Success
+		r.Log.Warnf("looking for Asterisk by its default paths")
 	}
 	pid := n.running()
 	if pid != 0 {
@@ -362,6 +369,8 @@ func stop(ctx context.Context, r *ocf.Request) ocf.Status {
 	if pid != 0 && isAsterisk(pid, n.bin) {
 		return r.Fail(ocf.ErrGeneric, "Asterisk (pid %d) is still running after TERM and KILL", pid)
 	}
+	// A pid file that survived its process would mislead the next probe.
+	os.Remove(filepath.Join(n.conf.RunDir(), "asterisk.pid"))
 	return ocf.Success
 }
 
