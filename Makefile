@@ -77,7 +77,7 @@ man:
 	gzip -n -9 dist/man/*.7
 
 package: build man
-	@mkdir -p dist
+	@mkdir -p dist && rm -f dist/*.deb dist/*.rpm
 	GOCF_VERSION=$(VERSION) $(GO) run $(NFPM) package -f packaging/nfpm.yaml -p deb -t dist/
 	GOCF_VERSION=$(VERSION) $(GO) run $(NFPM) package -f packaging/nfpm.yaml -p rpm -t dist/
 	@ls -l dist/*.deb dist/*.rpm
