@@ -341,7 +341,7 @@ func monitor(ctx context.Context, r *ocf.Request) ocf.Status {
 	if r.Depth >= 10 && n.ariURL != "" {
 		if _, err := ariInfo(ctx, n.ariURL, n.ariUser, n.ariPass); err != nil {
 			// Calls still work; applications on ARI do not.
-			status = r.Fail(ocf.Degraded, "Asterisk takes calls but its REST interface does not answer: %v", err)
+			status = r.Fail(ocf.Degraded, "Asterisk takes calls but its REST interface fails: %v", err)
 		}
 	}
 	if r.Depth >= 20 && n.sipURI != "" {

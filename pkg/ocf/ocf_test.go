@@ -44,6 +44,9 @@ func testAgent() *Agent {
 				return r.Fail(ErrGeneric, "gave up at the deadline")
 			}},
 			{Name: "silent", Timeout: 1 * time.Second, Run: func(context.Context, *Request) Status { return ErrGeneric }},
+			{Name: "degrade", Timeout: 1 * time.Second, Run: func(_ context.Context, r *Request) Status {
+				return r.Fail(Degraded, "works, but its REST interface does not answer")
+			}},
 		},
 		Check: func(r *Request) error {
 			if r.Params.String("name") == "forbidden" {
@@ -236,6 +239,10 @@ func TestExitReason(t *testing.T) {
 	r = run(t, a, []string{"silent"}, "OCF_RESKEY_name=x")
 	if got := reasons(r.stderr); len(got) != 1 || !strings.Contains(got[0], "silent failed (OCF_ERR_GENERIC)") {
 		t.Errorf("a failure without reason still needs one: %q", got)
+	}
+	r = run(t, a, []string{"degrade"}, "OCF_RESKEY_name=x")
+	if got := reasons(r.stderr); r.status != Degraded || len(got) != 1 || !strings.Contains(got[0], "REST interface") {
+		t.Errorf("a degraded state tells the admin why: %v %q", r.status, got)
 	}
 	long := strings.Repeat("x", 300)
 	var buf bytes.Buffer

@@ -156,7 +156,8 @@ func runAction(a *Agent, name string, environ []string, getenv func(string) stri
 	defer watchdog.Stop()
 
 	status := dispatch(ctx, a, r)
-	if status.Failed() && !(status == NotRunning && name == "monitor" && (r.reason == "" || r.IsProbe())) {
+	degraded := (status == Degraded || status == DegradedPromoted) && r.reason != ""
+	if degraded || status.Failed() && !(status == NotRunning && name == "monitor" && (r.reason == "" || r.IsProbe())) {
 		reason := r.reason
 		if reason == "" {
 			reason = fmt.Sprintf("%s failed (%s)", name, status)
