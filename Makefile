@@ -4,7 +4,7 @@
 GO       ?= go
 PREFIX   ?= /usr
 DESTDIR  ?=
-AGENTS   := vip fsmount asterisk
+AGENTS   := vip fsmount asterisk drbd
 OCFDIR   := $(PREFIX)/lib/ocf/resource.d/gocf
 # The release tag (v1.2.3 -> 1.2.3), else a pre-release (see the script).
 VERSION  ?= $(shell packaging/version.sh)

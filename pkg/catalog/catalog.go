@@ -4,6 +4,7 @@ package catalog
 
 import (
 	"github.com/gocf/gocf/pkg/asterisk"
+	"github.com/gocf/gocf/pkg/drbd"
 	"github.com/gocf/gocf/pkg/fsmount"
 	"github.com/gocf/gocf/pkg/ocf"
 	"github.com/gocf/gocf/pkg/vip"
@@ -14,5 +15,5 @@ const Provider = "gocf"
 
 // Agents returns every agent's declaration, in the order the README uses.
 func Agents() []*ocf.Agent {
-	return []*ocf.Agent{vip.Agent(), fsmount.Agent(), asterisk.Agent()}
+	return []*ocf.Agent{vip.Agent(), fsmount.Agent(), asterisk.Agent(), drbd.Agent()}
 }

@@ -135,8 +135,8 @@ func check84(t *testing.T, m *Model, st stage84, stats bool) {
 	if got.Status != st.monitorConn {
 		t.Errorf("monitor expecting a connection %v, want %v", got, st.monitorConn)
 	}
-	if got.Status.Failed() && !strings.Contains(got.Reason, "drbdadm connect --discard-my-data r0") {
-		t.Errorf("split brain reason %q", got.Reason)
+	if got.Status.Failed() && (!strings.Contains(got.Reason, "split brain") || !strings.Contains(got.Warning, "drbdadm connect --discard-my-data r0")) {
+		t.Errorf("split brain reason %q, log %q", got.Reason, got.Warning)
 	}
 	if Monitor(m, "r1", MonitorOptions{}).Status != ocf.NotRunning {
 		t.Error("another resource is not running")

@@ -17,8 +17,9 @@ type MonitorOptions struct {
 }
 
 // MonitorResult is the OCF answer for a monitor. Reason is the exit reason
-// for a failure; Warning is for the log when the status is a success but an
-// admin should still act.
+// of a failure or a degraded state, short enough for Pacemaker to keep
+// (128 characters); Warning is for the log: what to do about it, or what
+// endangers a state that is still a success.
 type MonitorResult struct {
 	Status  ocf.Status
 	Reason  string
@@ -49,25 +50,31 @@ func Monitor(m *Model, name string, o MonitorOptions) MonitorResult {
 			Reason: fmt.Sprintf("DRBD resource %s has role %q", name, r.Role)}
 	}
 	if sa := r.StandAlone(); len(sa) > 0 && (o.ExpectConnection || m.HelperCalled(name, "split-brain")) {
-		msg := splitBrainMessage(name, sa)
+		res := MonitorResult{Status: ocf.ErrGeneric, Warning: splitBrainMessage(name, sa),
+			Reason: short(fmt.Sprintf("split brain: %s StandAlone towards %s; see the log to resolve", name, peerNames(sa)))}
 		if promoted {
 			// Failing the Primary would make Pacemaker stop the copy in use,
-			// and the restart would meet the same split brain again.
-			return MonitorResult{Status: ocf.RunningPromoted, Warning: msg}
+			// and the restart would meet the same split brain again; it
+			// works but an admin must act: degraded.
+			res.Status = ocf.DegradedPromoted
 		}
-		return MonitorResult{Status: ocf.ErrGeneric, Reason: msg}
+		return res
 	}
 	if bad := brokenDisks(r); bad != "" {
-		msg := fmt.Sprintf("DRBD resource %s: local disk %s (I/O error or detached); check the kernel log and the backing device, then `drbdadm attach %s`",
-			name, bad, name)
+		res := MonitorResult{Status: ocf.ErrGeneric, Reason: short(fmt.Sprintf("%s: local disk %s", name, bad)),
+			Warning: fmt.Sprintf("DRBD resource %s: local disk %s (I/O error or detached); check the kernel log and the backing device, then `drbdadm attach %s`",
+				name, bad, name)}
 		switch {
 		case !promoted:
-			return MonitorResult{Status: ocf.ErrGeneric, Reason: msg}
 		case r.SomePeerUpToDate():
-			return MonitorResult{Status: ocf.RunningPromoted, Warning: msg + "; I/O is served by a peer"}
+			// I/O goes to the peer: the Primary works, degraded.
+			res.Status = ocf.DegradedPromoted
+			res.Reason = short(res.Reason + "; I/O served by a peer")
 		default:
-			return MonitorResult{Status: ocf.FailedPromoted, Reason: msg + "; no peer has UpToDate data"}
+			res.Status = ocf.FailedPromoted
+			res.Reason = short(res.Reason + "; no peer has UpToDate data")
 		}
+		return res
 	}
 	res := MonitorResult{Status: ocf.Success}
 	if promoted {
@@ -89,15 +96,30 @@ func brokenDisks(r *Resource) string {
 	return strings.Join(bad, ", ")
 }
 
-func splitBrainMessage(name string, sa []*Connection) string {
+// reasonMax is how much of an exit reason Pacemaker keeps.
+const reasonMax = 128
+
+// short cuts an exit reason to what Pacemaker keeps.
+func short(s string) string {
+	if r := []rune(s); len(r) > reasonMax {
+		return string(r[:reasonMax-1]) + "…"
+	}
+	return s
+}
+
+func peerNames(sa []*Connection) string {
 	peers := make([]string, len(sa))
 	for i, c := range sa {
 		peers[i] = c.Peer()
 	}
+	return strings.Join(peers, ", ")
+}
+
+func splitBrainMessage(name string, sa []*Connection) string {
 	return fmt.Sprintf("DRBD resource %s is StandAlone towards %s after a connect: split brain, the data diverged. "+
 		"Pick the victim whose changes are to be lost and run there `drbdadm secondary %s; drbdadm connect --discard-my-data %s`, "+
 		"then on the survivor `drbdadm connect %s`",
-		name, strings.Join(peers, ", "), name, name, name)
+		name, peerNames(sa), name, name, name)
 }
 
 // promotedWarning points at what endangers a Primary that still works.

@@ -28,24 +28,28 @@ func TestMonitor(t *testing.T) {
 		{"role unknown", []string{"exists resource name:r role:Unknown", dev("0", "UpToDate")}, false, ocf.ErrGeneric, "Unknown", ""},
 		{"standalone by admin", []string{resSecondary, dev("0", "UpToDate"), standAlone}, false, ocf.Success, "", ""},
 		{"split brain victim", []string{resSecondary, dev("0", "UpToDate"), standAlone}, true, ocf.ErrGeneric,
-			"towards b after a connect: split brain", ""},
+			"split brain: r StandAlone towards b", "towards b after a connect: split brain"},
 		{"split brain helper", []string{resSecondary, dev("0", "UpToDate"), standAlone, sbHelper}, false, ocf.ErrGeneric,
-			"drbdadm connect --discard-my-data r", ""},
-		{"split brain survivor", []string{resPrimary, dev("0", "UpToDate"), standAlone}, true, ocf.RunningPromoted,
-			"", "drbdadm connect --discard-my-data r"},
+			"split brain", "drbdadm connect --discard-my-data r"},
+		// Degraded, not failed: failing would stop the copy in use.
+		{"split brain survivor", []string{resPrimary, dev("0", "UpToDate"), standAlone}, true, ocf.DegradedPromoted,
+			"split brain: r StandAlone towards b", "drbdadm connect --discard-my-data r"},
 		{"secondary lost disk", []string{resSecondary, dev("0", "UpToDate"), dev("1", "Failed"), connUp}, true, ocf.ErrGeneric,
-			"volume 1 is Failed", ""},
+			"volume 1 is Failed", "drbdadm attach r"},
 		{"diskless client", []string{resSecondary, "exists device name:r volume:0 disk:Diskless client:yes", connUp}, true,
 			ocf.Success, "", ""},
 		{"primary diskless, peer serves", []string{resPrimary, dev("0", "Diskless"), connUp, peerDev("1", "0", "UpToDate")},
-			true, ocf.RunningPromoted, "", "served by a peer"},
+			true, ocf.DegradedPromoted, "volume 0 is Diskless; I/O served by a peer", "drbdadm attach r"},
 		{"primary diskless alone", []string{resPrimary, dev("0", "Diskless"), connDown}, true, ocf.FailedPromoted,
-			"no peer has UpToDate data", ""},
+			"no peer has UpToDate data", "drbdadm attach r"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := Monitor(model(tc.lines...), "r", MonitorOptions{ExpectConnection: tc.expect})
 			if got.Status != tc.want || !contains(got.Reason, tc.reason) || !contains(got.Warning, tc.warning) {
 				t.Errorf("%+v, want %v %q %q", got, tc.want, tc.reason, tc.warning)
+			}
+			if n := len([]rune(got.Reason)); n > reasonMax {
+				t.Errorf("reason of %d characters: Pacemaker keeps %d", n, reasonMax)
 			}
 		})
 	}
