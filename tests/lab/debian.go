@@ -1,10 +1,8 @@
 package lab
 
 import (
-	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -13,57 +11,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gocf/gocf/tests/testbed"
 )
-
-// DebianMirror returns the Debian archive this machine's apt uses, so a
-// test's debootstrap goes where apt goes (and the project names no host).
-func DebianMirror() (string, error) {
-	files, _ := filepath.Glob("/etc/apt/sources.list.d/*.sources")
-	for _, f := range files {
-		if m := mirrorIn(f, true); m != "" {
-			return m, nil
-		}
-	}
-	files, _ = filepath.Glob("/etc/apt/sources.list.d/*.list")
-	for _, f := range append([]string{"/etc/apt/sources.list"}, files...) {
-		if m := mirrorIn(f, false); m != "" {
-			return m, nil
-		}
-	}
-	return "", errors.New("no Debian archive in apt's sources")
-}
-
-// mirrorIn finds the first archive URI whose path ends in /debian, in a
-// deb822 .sources file or a one-line .list file.
-func mirrorIn(path string, deb822 bool) string {
-	f, err := os.Open(path)
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		var uris []string
-		switch {
-		case deb822 && strings.HasPrefix(line, "URIs:"):
-			uris = strings.Fields(strings.TrimPrefix(line, "URIs:"))
-		case !deb822 && strings.HasPrefix(line, "deb "):
-			for _, f := range strings.Fields(line)[1:] {
-				if strings.Contains(f, "://") {
-					uris = append(uris, f)
-					break
-				}
-			}
-		}
-		for _, u := range uris {
-			if strings.HasSuffix(strings.TrimSuffix(u, "/"), "/debian") {
-				return strings.TrimSuffix(u, "/")
-			}
-		}
-	}
-	return ""
-}
 
 var chrootMu sync.Mutex
 
@@ -81,7 +31,7 @@ func DebianChroot(t testing.TB, suite string, packages ...string) string {
 	if _, err := os.Stat(filepath.Join(dir, ".complete")); err == nil {
 		return filepath.Join(dir, "root")
 	}
-	mirror, err := DebianMirror()
+	mirror, err := testbed.DebianMirror()
 	if err != nil {
 		t.Fatal(err)
 	}

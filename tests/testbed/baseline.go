@@ -103,9 +103,21 @@ func (r *BaselineResult) Markdown(command string) string {
 	return sb.String()
 }
 
-// Baseline brings up a bed with the shell-agent stack, measures `runs` failovers after a
-// power-off of the active node, and tears the bed down.
-func Baseline(cfg Config, runs int) (res *BaselineResult, err error) {
+// Stack replaces the resource configuration of Baseline, so that another stack (the gocf
+// agents) is measured in the same harness.
+type Stack struct {
+	Name string // for the table heading
+	// CRM is a crm shell configuration (loaded with `crm configure load update`); these words
+	// are replaced: @FSDEV@ (shared block device: loop device in ns mode, /dev/drbd0 in vm
+	// mode), @VIP@, @IFACE@. DRBD r0 is set up (and down again, for Pacemaker) in vm mode.
+	CRM string
+	// Watch is the resource whose node is the active node (the last of the group).
+	Watch string
+}
+
+// Baseline brings up a bed with the shell-agent stack (or st, if not nil), measures `runs`
+// failovers after a power-off of the active node, and tears the bed down.
+func Baseline(cfg Config, runs int, st *Stack) (res *BaselineResult, err error) {
 	cfg.defaults()
 	cfg.Asterisk = true
 	cfg.SharedDisk = cfg.Mode == "ns"
@@ -153,19 +165,25 @@ order o_drbd_then_base Mandatory: ms_drbd:promote g_base:start
 	} else {
 		res.Stack = "group Filesystem (ext4 on a shared loop device) + IPaddr2 + asterisk"
 	}
-	crm = fmt.Sprintf(`primitive p_fs ocf:heartbeat:Filesystem params device=%s directory=/srv/gtb fstype=ext4 op monitor interval=10s timeout=40s op start timeout=60s op stop timeout=60s
-primitive p_vip ocf:heartbeat:IPaddr2 params ip=%s cidr_netmask=24 nic=%s op monitor interval=10s timeout=20s
-primitive p_ast ocf:heartbeat:asterisk params user=asterisk group=asterisk op monitor interval=10s timeout=30s op start timeout=120s
+	// monitor timeouts are generous: under TCG on a busy host a fork costs ~65 ms
+	crm = fmt.Sprintf(`primitive p_fs ocf:heartbeat:Filesystem params device=%s directory=/srv/gtb fstype=ext4 op monitor interval=10s timeout=60s op start timeout=60s op stop timeout=60s
+primitive p_vip ocf:heartbeat:IPaddr2 params ip=%s cidr_netmask=24 nic=%s op monitor interval=10s timeout=60s
+primitive p_ast ocf:heartbeat:asterisk params user=asterisk group=asterisk op monitor interval=10s timeout=60s op start timeout=120s
 group g_base p_fs p_vip p_ast
 rsc_defaults rsc-options: resource-stickiness=100
 `, fsDev, VIP, NodeIface) + crm
+	watch := "p_ast"
+	if st != nil {
+		res.Stack, watch = st.Name, st.Watch
+		crm = strings.NewReplacer("@FSDEV@", fsDev, "@VIP@", VIP, "@IFACE@", NodeIface).Replace(st.CRM)
+	}
 	if err := b.CrmLoad(b.st.Nodes[0], crm); err != nil {
 		return res, err
 	}
 	ping := NewProber(b.PingProbe(), 100*time.Millisecond, time.Second, time.Hour)
 	sip := NewProber(b.SIPProbe(), 100*time.Millisecond, time.Second, time.Hour)
 	for i := 0; i < runs; i++ {
-		active, err := b.WaitResource(timeout, "p_ast")
+		active, err := b.WaitResource(timeout, watch)
 		if err != nil {
 			return res, err
 		}
@@ -195,6 +213,9 @@ rsc_defaults rsc-options: resource-stickiness=100
 		}
 		res.Runs = append(res.Runs, r)
 		b.logf("run %d: %s powered off; VIP %.2fs, SIP %.2fs", i+1, active, r.VIP.Seconds(), r.SIP.Seconds())
+		if i == runs-1 {
+			break // the bed goes down anyway
+		}
 		if err := b.Boot(active); err != nil {
 			return res, err
 		}

@@ -82,7 +82,12 @@ func EnsureImage(cacheDir string, log io.Writer) (*Image, error) {
 	}
 	fmt.Fprintf(log, "[gtb] building image %s (log: %s/build.log)\n", key, tmp)
 	t0 := time.Now()
+	mirror, err := DebianMirror()
+	if err != nil {
+		return nil, err
+	}
 	cmd := exec.Command("nice", "-n", "10", "bash", filepath.Join(src, "build.sh"), tmp)
+	cmd.Env = append(os.Environ(), "GTB_MIRROR="+mirror)
 	cmd.Stdout, cmd.Stderr = log, log
 	// bounded: a build that takes more than 40 minutes is broken (network, mirror)
 	done := make(chan error, 1)
@@ -115,7 +120,8 @@ func EnsureImage(cacheDir string, log io.Writer) (*Image, error) {
 	return imageAt(dir), nil
 }
 
-// PruneImages removes cached images other than keep. Call it only when no bed uses them.
+// PruneImages removes cached images other than keep. Only on request (`testbed image
+// --prune`): other tools may use an image's rootfs as an overlay lower layer.
 func PruneImages(cacheDir, keep string) {
 	ents, err := os.ReadDir(cacheDir)
 	if err != nil {

@@ -244,6 +244,13 @@ func (b *Bed) nsExec(n string, timeout time.Duration, stdin []byte, argv ...stri
 
 // NodeLog returns the last lines of a log file of node n (for failure reports).
 func (b *Bed) NodeLog(n, path string, lines int) string {
+	if b.st.Mode == "vm" {
+		out, err := b.Exec(n, 30*time.Second, nil, "tail", "-n", strconv.Itoa(lines), "/"+path)
+		if err != nil {
+			return err.Error() + ": " + out
+		}
+		return out
+	}
 	f, err := os.Open(filepath.Join(b.nodeDir(n), "upper", path))
 	if err != nil {
 		return err.Error()

@@ -286,7 +286,6 @@ func (b *Bed) Up() error {
 		return err
 	}
 	b.image = img
-	PruneImages(b.cfg.CacheDir, filepath.Base(img.Dir)) // no bed is up: older images are unused
 	b.st = State{Mode: b.cfg.Mode, TokenMS: b.cfg.TokenMS, ImageDir: img.Dir, DataDir: b.cfg.DataDir,
 		Outer: map[string]Proc{}, Init: map[string]Proc{}, Asterisk: b.cfg.Asterisk}
 	if b.cfg.AgentsDir != "" {

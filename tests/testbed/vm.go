@@ -122,7 +122,7 @@ func (b *Bed) vmStart(n string) error {
 	}
 	mac := fmt.Sprintf("52:54:00:67:74:%02x", nodeIndex(n))
 	argv := []string{"--net=/run/netns/" + SwitchNS, "nice", "-n", "10", "qemu-system-x86_64",
-		"-name", "gtb-" + n, "-machine", "q35"}
+		"-name", "gtb-" + n, "-machine", "q35", "-nodefaults", "-vga", "none"}
 	argv = append(argv, accel...)
 	argv = append(argv, "-smp", "1", "-m", "1024",
 		"-kernel", filepath.Join(b.st.ImageDir, "vmlinuz"), "-initrd", filepath.Join(b.st.ImageDir, "initrd.img"),

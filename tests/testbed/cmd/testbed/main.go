@@ -23,8 +23,9 @@ import (
 func usage() {
 	fmt.Fprint(os.Stderr, `usage: testbed [--state DIR] [--data DIR] [--cache DIR] [-q] COMMAND [ARGS]
 commands:
-  image [--key]                 build the image if its inputs changed; print its directory
-                                (--key: print only the hash of the build inputs)
+  image [--key|--prune]         build the image if its inputs changed; print its directory
+                                (--key: only print the hash of the build inputs;
+                                 --prune: remove cached images of other inputs)
   up [--mode ns|vm] [--nodes N] [--agents DIR] [--token MS] [--asterisk] [--shared-disk]
   down                          stop everything, remove all, check nothing is left
   status                        nodes and crm_mon
@@ -34,8 +35,9 @@ commands:
   cable NODE down|up            pull / plug the node's cable at the bridge
   shutdown NODE                 clean stop: pacemaker, then corosync, then the node
   boot NODE                     power on again and wait until online
-  baseline [--mode ns|vm] [--runs N] [--out FILE]
-                                failover timings of the shell-agent stack (brings its own bed up and down)
+  baseline [--mode ns|vm] [--runs N] [--out FILE] [--crm FILE --watch RSC [--name S]]
+                                failover timings of the shell-agent stack, or of the crm
+                                configuration in FILE (brings its own bed up and down)
 `)
 	os.Exit(2)
 }
@@ -81,13 +83,16 @@ func runCmd(cfg testbed.Config, cmd string, args []string) error {
 		if err != nil {
 			return err
 		}
+		if len(args) == 1 && args[0] == "--prune" {
+			testbed.PruneImages(cfg.CacheDir, testbed.ImageKey())
+		}
 		fmt.Println(img.Dir)
 		return nil
 	case "up":
 		f := flag.NewFlagSet("up", flag.ExitOnError)
 		f.StringVar(&cfg.Mode, "mode", "ns", "ns or vm")
 		f.IntVar(&cfg.Nodes, "nodes", 0, "number of nodes (ns: 2 or 3, default 3; vm: 2)")
-		f.StringVar(&cfg.AgentsDir, "agents", "bin", "directory of gocf agents to install (skipped if missing)")
+		f.StringVar(&cfg.AgentsDir, "agents", defaultAgents(), "directory of gocf agents to install (default: bin/ when run from the repository root)")
 		f.IntVar(&cfg.TokenMS, "token", 1000, "corosync token (ms)")
 		f.BoolVar(&cfg.Asterisk, "asterisk", false, "install a minimal Asterisk config bound to the VIP")
 		f.BoolVar(&cfg.SharedDisk, "shared-disk", false, "ns: ext4 on a loop device visible in every node")
@@ -110,16 +115,37 @@ func runCmd(cfg testbed.Config, cmd string, args []string) error {
 		f.StringVar(&cfg.Mode, "mode", "ns", "ns or vm")
 		runs := f.Int("runs", 0, "runs (default ns 5, vm 3)")
 		out := f.String("out", "", "append the result table to this Markdown file")
+		crmFile := f.String("crm", "", "measure this crm configuration instead of the shell-agent stack (@FSDEV@, @VIP@, @IFACE@ are replaced)")
+		watch := f.String("watch", "", "with --crm: the resource that marks the active node")
+		name := f.String("name", "", "with --crm: the stack's name in the table")
 		_ = f.Parse(args)
+		var st *testbed.Stack
+		if *crmFile != "" {
+			data, err := os.ReadFile(*crmFile)
+			if err != nil {
+				return err
+			}
+			if *watch == "" {
+				return errors.New("baseline --crm needs --watch RESOURCE")
+			}
+			st = &testbed.Stack{Name: *name, CRM: string(data), Watch: *watch}
+			if st.Name == "" {
+				st.Name = *crmFile
+			}
+		}
 		if *runs == 0 {
 			*runs = 5
 			if cfg.Mode == "vm" {
 				*runs = 3
 			}
 		}
-		res, err := testbed.Baseline(cfg, *runs)
+		res, err := testbed.Baseline(cfg, *runs, st)
 		if res != nil && len(res.Runs) > 0 {
-			md := res.Markdown("testbed baseline --mode " + cfg.Mode + fmt.Sprintf(" --runs %d", *runs))
+			command := "testbed baseline --mode " + cfg.Mode + fmt.Sprintf(" --runs %d", *runs)
+			if st != nil {
+				command += fmt.Sprintf(" --crm %s --watch %s", *crmFile, *watch)
+			}
+			md := res.Markdown(command)
 			fmt.Print(md)
 			if *out != "" {
 				if werr := appendFile(*out, md); werr != nil {
@@ -217,4 +243,13 @@ func appendFile(path, s string) error {
 	defer f.Close()
 	_, err = f.WriteString(s)
 	return err
+}
+
+// defaultAgents is ./bin when the working directory is the gocf repository root, else none.
+func defaultAgents() string {
+	data, err := os.ReadFile("go.mod")
+	if err == nil && strings.HasPrefix(string(data), "module github.com/gocf/gocf\n") {
+		return "bin"
+	}
+	return ""
 }

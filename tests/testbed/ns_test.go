@@ -1,0 +1,169 @@
+package testbed
+
+import (
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+type testLog struct{ t *testing.T }
+
+func (l testLog) Write(p []byte) (int, error) {
+	l.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// newBed returns a test bed for a test gated by env (GOCF_TESTBED or GOCF_TESTBED_VM) and
+// root; it is always torn down, and the teardown is checked to leave nothing behind.
+func newBed(t *testing.T, env string, cfg Config) *Bed {
+	t.Helper()
+	if os.Getenv(env) != "1" {
+		t.Skipf("set %s=1 (as root) to run the cluster test bed", env)
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("the test bed needs root")
+	}
+	cfg.Log = testLog{t}
+	if cfg.AgentsDir == "" {
+		cfg.AgentsDir = os.Getenv("GOCF_AGENTS")
+		if cfg.AgentsDir == "" {
+			// the repository's bin/, wherever the test binary runs
+			_, file, _, _ := runtime.Caller(0)
+			cfg.AgentsDir = filepath.Join(filepath.Dir(file), "..", "..", "bin")
+		}
+	}
+	b, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Mode() != "" {
+		// left by an interrupted run (a go test timeout skips t.Cleanup): it is ours, by its
+		// state file, so take it down
+		t.Logf("taking down a test bed left up (%s mode)", b.Mode())
+		if err := b.Down(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, n := range b.Nodes() {
+				t.Logf("%s pacemaker.log tail:\n%s", n, b.NodeLog(n, "var/log/pacemaker/pacemaker.log", 30))
+			}
+		}
+		t0 := time.Now()
+		if err := b.Down(); err != nil {
+			t.Errorf("teardown: %v", err)
+		}
+		t.Logf("teardown %.1fs", time.Since(t0).Seconds())
+	})
+	return b
+}
+
+func TestNSFailover(t *testing.T) {
+	b := newBed(t, "GOCF_TESTBED", Config{Mode: "ns", Nodes: 3})
+	t0 := time.Now()
+	if err := b.Up(); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("3 ns nodes up in %.1fs", time.Since(t0).Seconds())
+	m, err := b.Mon("n1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if on := m.Online(); strings.Join(on, " ") != "n1 n2 n3" {
+		t.Fatalf("online nodes %v, want n1 n2 n3", on)
+	}
+	err = b.CrmLoad("n1", `primitive p_vip ocf:heartbeat:IPaddr2 params ip=`+VIP+` cidr_netmask=24 nic=`+NodeIface+` op monitor interval=5s timeout=20s
+primitive p_dummy ocf:heartbeat:Dummy op monitor interval=5s timeout=20s
+group g_test p_vip p_dummy
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	active, err := b.WaitResource(60*time.Second, "p_dummy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w, _ := b.WaitResource(10*time.Second, "p_vip"); w != active {
+		t.Fatalf("p_vip on %q, p_dummy on %q", w, active)
+	}
+	ping := NewProber(b.PingProbe(), 100*time.Millisecond, time.Second, time.Minute)
+	if !Poll(30*time.Second, 200*time.Millisecond, ping.Once) {
+		t.Fatalf("VIP %s does not answer the client before the fault", VIP)
+	}
+	t.Logf("group g_test on %s; powering it off", active)
+	tf := time.Now()
+	if err := b.PowerOff(active); err != nil {
+		t.Fatal(err)
+	}
+	now, err := b.WaitResource(60*time.Second, "p_dummy", active)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w, _ := b.WaitResource(30*time.Second, "p_vip", active); w != now {
+		t.Fatalf("after failover p_vip on %q, p_dummy on %q", w, now)
+	}
+	t.Logf("group on %s %.2fs after power-off of %s", now, time.Since(tf).Seconds(), active)
+	if !Poll(30*time.Second, 100*time.Millisecond, ping.Once) {
+		t.Fatalf("VIP %s does not answer the client after failover", VIP)
+	}
+	t.Logf("VIP answers ping from the client %.2fs after power-off", time.Since(tf).Seconds())
+	// the powered-off node comes back clean: no VIP left over on it
+	if err := b.Boot(active); err != nil {
+		t.Fatal(err)
+	}
+	out, err := b.Exec(active, 10*time.Second, nil, "ip", "-o", "addr", "show", "dev", NodeIface)
+	if err != nil || strings.Contains(out, VIP+"/") {
+		t.Fatalf("rebooted %s: %v %s", active, err, out)
+	}
+	m, err = b.Mon(now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if on := m.Online(); len(on) != 3 {
+		t.Fatalf("after boot online %v", on)
+	}
+	if w := m.Where("p_vip"); len(w) != 1 {
+		t.Fatalf("p_vip active on %v after the reboot of %s", w, active)
+	}
+}
+
+func TestParseCrmMon(t *testing.T) {
+	x := `<?xml version="1.0"?>
+<pacemaker-result api-version="2.39" request="crm_mon -1 --output-as=xml">
+  <summary><current_dc present="true" version="3.0.0" name="n2" id="2" with_quorum="true"/></summary>
+  <nodes>
+    <node name="n1" id="1" online="false" standby="false" unclean="false" type="member"/>
+    <node name="n2" id="2" online="true" standby="false" unclean="false" type="member"/>
+    <node name="n3" id="3" online="true" standby="false" unclean="false" type="member"/>
+  </nodes>
+  <resources>
+    <group id="g_test" number_resources="2" maintenance="false" managed="true" disabled="false">
+      <resource id="p_vip" resource_agent="ocf:heartbeat:IPaddr2" role="Started" active="true" orphaned="false" blocked="false" managed="true" failed="false" failure_ignored="false" nodes_running_on="1">
+        <node name="n2" id="2" cached="true"/>
+      </resource>
+      <resource id="p_dummy" resource_agent="ocf:heartbeat:Dummy" role="Stopped" active="false" orphaned="false" blocked="false" managed="true" failed="false" failure_ignored="false" nodes_running_on="0"/>
+    </group>
+  </resources>
+  <status code="0" message="OK"/>
+</pacemaker-result>`
+	m, err := ParseCrmMon([]byte(x))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if on := strings.Join(m.Online(), " "); on != "n2 n3" {
+		t.Errorf("online %q", on)
+	}
+	if w := m.Where("p_vip"); len(w) != 1 || w[0] != "n2" {
+		t.Errorf("p_vip on %v", w)
+	}
+	if w := m.Where("p_dummy"); len(w) != 0 {
+		t.Errorf("p_dummy on %v", w)
+	}
+	if m.Summary.DC.Name != "n2" {
+		t.Errorf("DC %q", m.Summary.DC.Name)
+	}
+}
