@@ -16,9 +16,10 @@ export CGO_ENABLED := 0
 
 # Debian packages the tests need: ocf-tester and the DTD (resource-agents),
 # xmllint, Pacemaker's CLI, ip(8) to build test networks, ping for the demo,
-# filesystems for fsmount, debootstrap and rpm for the package tests.
+# filesystems for fsmount, debootstrap and rpm for the package tests, qemu
+# and debootstrap for the test bed's image and VMs, sipsak for its client.
 APT_PKGS := resource-agents libxml2-utils pacemaker-cli-utils iproute2 iputils-ping e2fsprogs xfsprogs util-linux \
-            debootstrap rpm man-db
+            debootstrap rpm man-db qemu-system-x86 qemu-utils sipsak
 # The shell agents make bench compares against need these too.
 BENCH_PKGS := kmod psmisc
 # The OCF 1.1 schema pcs validates with, taken from Debian's pcs package.
@@ -57,10 +58,14 @@ lint:
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
-# Everything: lint, unit tests, meta-data validation, ocf-tester and the
-# scenario tests in network namespaces (root).
+# Everything: lint, unit tests, meta-data validation, ocf-tester, the
+# scenario tests in namespaces, the packages, and the cluster tests in the
+# test bed (namespace nodes and qemu VMs; one package at a time, as they
+# share the bed). As root; nothing may skip.
 check: deps build lint package
-	GOCF_CHECK=1 GOCF_OCF11_RNG=$(CURDIR)/$(OCF11_RNG) GOCF_PACKAGES=$(CURDIR)/dist $(GO) test -count=1 -timeout 45m ./...
+	GOCF_CHECK=1 GOCF_TESTBED=1 GOCF_TESTBED_VM=1 GOCF_AGENTS=$(CURDIR)/bin \
+	GOCF_OCF11_RNG=$(CURDIR)/$(OCF11_RNG) GOCF_PACKAGES=$(CURDIR)/dist \
+	$(GO) test -p 1 -count=1 -timeout 70m ./...
 
 bench: deps build
 	$(MAKE) --no-print-directory APT_PKGS="$(BENCH_PKGS)" apt
@@ -85,5 +90,7 @@ package: build man
 clean:
 	rm -rf bin dist .cache
 
+# The sandbox cluster running the gocf PBX (namespace nodes; DRBD=1: two
+# qemu VMs with real DRBD), a power-off of the active node and the timeline.
 demo: deps build
-	$(GO) run ./tests/demo -bin $(CURDIR)/bin
+	$(GO) run ./tests/demo -bin $(CURDIR)/bin $(if $(DRBD),-drbd)

@@ -73,11 +73,13 @@ func (m *CrmMon) Online() []string {
 	return on
 }
 
-// Where returns the nodes on which resource id is active (role Started or Promoted).
+// Where returns the nodes on which resource id is active and settled: role
+// Started, Promoted or Unpromoted. A pending start shows as active with role
+// Starting (record-pending), and does not count yet.
 func (m *CrmMon) Where(id string) []string {
 	var ns []string
 	for _, r := range m.AllResources() {
-		if r.ID == id && r.Active {
+		if r.ID == id && r.Active && (r.Role == "Started" || r.Role == "Promoted" || r.Role == "Unpromoted") {
 			for _, n := range r.Nodes {
 				ns = append(ns, n.Name)
 			}

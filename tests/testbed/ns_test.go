@@ -2,64 +2,21 @@ package testbed
 
 import (
 	"os"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 )
 
-type testLog struct{ t *testing.T }
-
-func (l testLog) Write(p []byte) (int, error) {
-	l.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
-}
-
-// newBed returns a test bed for a test gated by env (GOCF_TESTBED or GOCF_TESTBED_VM) and
-// root; it is always torn down, and the teardown is checked to leave nothing behind.
+// newBed is ForTest with the agents of this tree (GOCF_AGENTS overrides).
 func newBed(t *testing.T, env string, cfg Config) *Bed {
 	t.Helper()
-	if os.Getenv(env) != "1" {
-		t.Skipf("set %s=1 (as root) to run the cluster test bed", env)
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("the test bed needs root")
-	}
-	cfg.Log = testLog{t}
 	if cfg.AgentsDir == "" {
 		cfg.AgentsDir = os.Getenv("GOCF_AGENTS")
 		if cfg.AgentsDir == "" {
-			// the repository's bin/, wherever the test binary runs
-			_, file, _, _ := runtime.Caller(0)
-			cfg.AgentsDir = filepath.Join(filepath.Dir(file), "..", "..", "bin")
+			cfg.AgentsDir = "../../bin"
 		}
 	}
-	b, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if b.Mode() != "" {
-		// left by an interrupted run (a go test timeout skips t.Cleanup): it is ours, by its
-		// state file, so take it down
-		t.Logf("taking down a test bed left up (%s mode)", b.Mode())
-		if err := b.Down(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			for _, n := range b.Nodes() {
-				t.Logf("%s pacemaker.log tail:\n%s", n, b.NodeLog(n, "var/log/pacemaker/pacemaker.log", 30))
-			}
-		}
-		t0 := time.Now()
-		if err := b.Down(); err != nil {
-			t.Errorf("teardown: %v", err)
-		}
-		t.Logf("teardown %.1fs", time.Since(t0).Seconds())
-	})
-	return b
+	return ForTest(t, env, cfg)
 }
 
 func TestNSFailover(t *testing.T) {
