@@ -98,7 +98,7 @@ rsc_defaults resource-stickiness=100
 	b.Crm(other, time.Minute, "resource", "clear", "fs")
 	active, other = other, active
 
-	stamp := fmt.Sprintf("fsync'ed on %s at %d", active, time.Now().UnixNano())
+	stamp := fmt.Sprintf("fsynced on %s at %d", active, time.Now().UnixNano())
 	if out, err := b.Sh(active, time.Minute, "printf '%s' '"+stamp+"' > /replica/witness && sync /replica/witness"); err != nil {
 		t.Fatalf("write: %v %s", err, out)
 	}

@@ -35,6 +35,8 @@ commands:
   cable NODE down|up            pull / plug the node's cable at the bridge
   shutdown NODE                 clean stop: pacemaker, then corosync, then the node
   boot NODE                     power on again and wait until online
+  failover [--mode ns|vm] [--runs N] [--out FILE]
+                                the shell-agent stack and the gocf stack in the same harness, with ratios
   baseline [--mode ns|vm] [--runs N] [--out FILE] [--crm FILE --watch RSC [--name S]]
                                 failover timings of the shell-agent stack, or of the crm
                                 configuration in FILE (brings its own bed up and down)
@@ -110,6 +112,24 @@ func runCmd(cfg testbed.Config, cmd string, args []string) error {
 			fmt.Printf("shared disk: %s\n", d)
 		}
 		return nil
+	case "failover":
+		f := flag.NewFlagSet("failover", flag.ExitOnError)
+		f.StringVar(&cfg.Mode, "mode", "ns", "ns or vm")
+		runs := f.Int("runs", 0, "runs per stack (default ns 5, vm 3)")
+		out := f.String("out", "", "append the result to this Markdown file")
+		_ = f.Parse(args)
+		if *runs == 0 {
+			*runs = 5
+			if cfg.Mode == "vm" {
+				*runs = 3
+			}
+		}
+		md, err := testbed.Compare(cfg, *runs, fmt.Sprintf("testbed failover --mode %s --runs %d", cfg.Mode, *runs))
+		fmt.Print(md)
+		if err == nil && *out != "" {
+			err = appendFile(*out, md)
+		}
+		return err
 	case "baseline":
 		f := flag.NewFlagSet("baseline", flag.ExitOnError)
 		f.StringVar(&cfg.Mode, "mode", "ns", "ns or vm")
