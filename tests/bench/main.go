@@ -23,12 +23,20 @@ func main() {
 	runs := flag.Int("runs", 25, "runs per measurement (at least 20)")
 	bin := flag.String("bin", "bin", "directory of the gocf agents")
 	ra := flag.String("ra", "/usr/lib/ocf/resource.d/heartbeat", "directory of the shell agents")
-	only := flag.String("only", "", "run only this agent's bench (vip, fsmount)")
+	only := flag.String("only", "", "run only this agent's bench (vip, fsmount, asterisk)")
 	flag.Parse()
 	*runs = max(*runs, 20)
 	abs, _ := filepath.Abs(*bin)
 	if os.Getenv(insideEnv) == "" {
-		os.Exit(outside(abs))
+		rc := 0
+		if *only == "" || *only != "asterisk" {
+			rc = outside(abs)
+		}
+		// Asterisk runs only in a test bed node (the image has it).
+		if *only == "" || *only == "asterisk" {
+			rc |= benchAsterisk(abs, *runs)
+		}
+		os.Exit(rc)
 	}
 	rc := 0
 	if *only == "" || *only == "vip" {

@@ -17,7 +17,13 @@ type sample struct {
 
 // measure runs one agent action and checks its exit code.
 func measure(agent, action string, want int, env []string) (sample, error) {
-	cmd := exec.Command(agent, action)
+	return measureArgv([]string{agent, action}, env, want)
+}
+
+// measureArgv runs a command (env nil: inherited) and checks its exit code.
+func measureArgv(argv, env []string, want int) (sample, error) {
+	agent, action := argv[0], argv[len(argv)-1]
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = env
 	t0 := time.Now()
 	err := cmd.Run()

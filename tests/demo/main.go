@@ -1,145 +1,158 @@
-// Command demo shows the vip agent at work without a cluster: two node
-// namespaces and a client on one bridge; the address starts on node 1,
-// moves to node 2 as Pacemaker would move it (stop there, start here), and
-// the client follows it thanks to the gratuitous ARP. Everything lives in
-// namespaces the demo creates and removes.
+// Command demo runs the project's main job for a newcomer: a sandbox
+// cluster (the test bed's namespace nodes, or its qemu VMs with real DRBD)
+// running the gocf PBX stack, shown with crm_mon, probed on its virtual
+// address, then the active node is powered off and the failover timeline
+// printed. Everything it starts it tears down.
 package main
 
 import (
-	"context"
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
+	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/gocf/gocf/tests/testbed"
 )
-
-const vip = "198.51.100.100"
-
-var sw, n1, n2, client = "gocf-demo-sw", "gocf-demo-n1", "gocf-demo-n2", "gocf-demo-client"
 
 func main() {
 	bin := flag.String("bin", "bin", "directory of the gocf agents")
+	drbd := flag.Bool("drbd", false, "two qemu VMs with real DRBD instead of namespace nodes")
 	flag.Parse()
 	if os.Geteuid() != 0 {
-		fmt.Fprintln(os.Stderr, "demo: needs root (network namespaces)")
+		fmt.Fprintln(os.Stderr, "demo: needs root (namespaces, loop devices, qemu)")
 		os.Exit(1)
 	}
-	defer teardown()
-	teardown()
-	if err := run(*bin); err != nil {
+	abs, _ := filepath.Abs(*bin)
+	if err := run(abs, *drbd); err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
-		teardown()
 		os.Exit(1)
 	}
-}
-
-func teardown() {
-	for _, ns := range []string{n1, n2, client, sw} {
-		exec.Command("ip", "netns", "del", ns).Run()
-	}
-}
-
-func ip(args ...string) error {
-	out, err := exec.Command("ip", args...).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("ip %s: %v: %s", strings.Join(args, " "), err, out)
-	}
-	return nil
 }
 
 func step(format string, args ...any) { fmt.Printf("\n==> "+format+"\n", args...) }
 
-func run(bin string) error {
-	step("network: nodes n1 (.11), n2 (.12) and a client (.20) on one bridge, 198.51.100.0/24")
-	cmds := [][]string{{"netns", "add", sw}, {"-n", sw, "link", "add", "br0", "type", "bridge"}, {"-n", sw, "link", "set", "br0", "up"}}
-	for i, ns := range []string{n1, n2, client} {
-		addr := []string{"198.51.100.11/24", "198.51.100.12/24", "198.51.100.20/24"}[i]
-		port := fmt.Sprintf("p%d", i)
-		cmds = append(cmds, [][]string{
-			{"netns", "add", ns},
-			{"link", "add", "eth0", "netns", ns, "type", "veth", "peer", "name", port, "netns", sw},
-			{"-n", sw, "link", "set", port, "master", "br0", "up"},
-			{"-n", ns, "link", "set", "lo", "up"}, {"-n", ns, "link", "set", "eth0", "up"},
-			{"-n", ns, "addr", "add", addr, "dev", "eth0"},
-		}...)
+// stack is the seed's PBX with gocf agents; dev is the data disk.
+func stack(dev string, drbd bool) string {
+	s := fmt.Sprintf(`primitive pbx-fs ocf:gocf:fsmount params device=%s directory=/replica fstype=ext4 op monitor interval=10s timeout=60s op start timeout=120s op stop timeout=120s
+primitive pbx-vip ocf:gocf:vip params ip=%s cidr_netmask=24 op monitor interval=5s timeout=20s
+primitive pbx-asterisk ocf:gocf:asterisk params monitor_sipuri="sip:monitor@%s:5060" op monitor interval=5s timeout=30s op start timeout=120s op stop timeout=60s
+group pbx pbx-fs pbx-vip pbx-asterisk
+rsc_defaults rsc-options: resource-stickiness=100
+`, dev, testbed.VIP, testbed.VIP)
+	if drbd {
+		s += `primitive pbx-drbd ocf:gocf:drbd params drbd_resource=r0 op monitor interval=9s role=Promoted timeout=60s op monitor interval=11s role=Unpromoted timeout=60s op start timeout=240s op stop timeout=100s op promote timeout=90s op demote timeout=90s
+clone pbx-drbd-clone pbx-drbd meta promotable=true promoted-max=1 promoted-node-max=1 clone-max=2 clone-node-max=1 notify=true
+colocation pbx-on-primary inf: pbx pbx-drbd-clone:Promoted
+order pbx-after-promotion Mandatory: pbx-drbd-clone:promote pbx:start
+`
 	}
-	for _, c := range cmds {
-		if err := ip(c...); err != nil {
+	return s
+}
+
+func run(bin string, drbd bool) (err error) {
+	cfg := testbed.Config{Mode: "ns", Nodes: 3, SharedDisk: true, Asterisk: true, AgentsDir: bin, Log: os.Stderr}
+	timeout := 2 * time.Minute
+	if drbd {
+		cfg = testbed.Config{Mode: "vm", Asterisk: true, AgentsDir: bin, Log: os.Stderr}
+		timeout = 15 * time.Minute
+	}
+	b, err := testbed.New(cfg)
+	if err != nil {
+		return err
+	}
+	if b.Mode() != "" {
+		step("taking down a test bed left over from an earlier run")
+		if err := b.Down(); err != nil {
 			return err
 		}
 	}
-
-	agent := func(node, action string, env ...string) (string, int) {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, "ip", "netns", "exec", node, bin+"/vip", action)
-		cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "OCF_RESOURCE_INSTANCE=pbx-vip",
-			"OCF_RESKEY_ip=" + vip, "OCF_RESKEY_cidr_netmask=24", "OCF_RESKEY_arp_count=3",
-			"OCF_RESKEY_CRM_meta_timeout=20000"}
-		cmd.Env = append(cmd.Env, env...)
-		out, err := cmd.CombinedOutput()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
+	defer func() {
+		step("tearing the sandbox down")
+		if derr := b.Down(); derr != nil && err == nil {
+			err = derr
 		}
-		fmt.Printf("    %s: vip %s -> %d %s\n", node, action, code, strings.TrimSpace(string(out)))
-		return string(out), code
-	}
-	ping := func() bool {
-		return exec.Command("ip", "netns", "exec", client, "ping", "-c1", "-W1", vip).Run() == nil
-	}
-	neigh := func() string {
-		out, _ := exec.Command("ip", "-n", client, "neigh", "show", vip).Output()
-		return strings.TrimSpace(string(out))
-	}
-	mac := func(ns string) string {
-		out, _ := exec.Command("ip", "-n", ns, "-br", "link", "show", "eth0").Output()
-		f := strings.Fields(string(out))
-		if len(f) >= 3 {
-			return f[2]
-		}
-		return "?"
-	}
-
-	step("vip validate-all and a probe on n1, as Pacemaker does first")
-	agent(n1, "validate-all")
-	agent(n1, "monitor", "OCF_RESKEY_CRM_meta_interval=0")
-	step("start the address on n1 (MAC %s)", mac(n1))
-	if _, rc := agent(n1, "start"); rc != 0 {
-		return fmt.Errorf("start on n1 failed")
-	}
-	agent(n1, "monitor", "OCF_RESKEY_CRM_meta_interval=10000")
-	if !ping() {
-		return fmt.Errorf("client cannot reach %s on n1", vip)
-	}
-	fmt.Printf("    client reaches %s; its neighbour entry: %s\n", vip, neigh())
-
-	step("move the address to n2 (MAC %s): stop on n1, start on n2", mac(n2))
+	}()
+	step("bringing up a %d-node sandbox cluster (%s mode); the first run builds the node image (a few minutes)", cfg.Nodes, cfg.Mode)
 	t0 := time.Now()
-	agent(n1, "stop")
-	if _, rc := agent(n2, "start"); rc != 0 {
-		return fmt.Errorf("start on n2 failed")
+	if err := b.Up(); err != nil {
+		return err
 	}
-	var answered time.Duration
-	for i := 0; i < 50 && answered == 0; i++ {
-		if ping() {
-			answered = time.Since(t0)
+	fmt.Printf("    nodes %s online %.1fs after start\n", strings.Join(b.Nodes(), " "), time.Since(t0).Seconds())
+	dev := b.SharedDisk()
+	if drbd {
+		step("DRBD r0 (protocol C) between the VMs: create, connect, sync, mkfs")
+		if err := b.DRBDInit(); err != nil {
+			return err
 		}
+		for i, n := range b.Nodes() {
+			if i == 0 {
+				if _, err := b.Exec(n, time.Minute, nil, "drbdadm", "secondary", "r0"); err != nil {
+					return err
+				}
+			}
+			if _, err := b.Exec(n, time.Minute, nil, "drbdadm", "down", "r0"); err != nil {
+				return err
+			}
+		}
+		dev = "/dev/drbd0"
 	}
-	if answered == 0 {
-		return fmt.Errorf("client cannot reach %s on n2", vip)
+	step("loading the gocf PBX stack with crm")
+	cfgText := stack(dev, drbd)
+	fmt.Print(indent(cfgText))
+	if err := b.CrmLoad(b.Nodes()[0], cfgText); err != nil {
+		return err
 	}
-	fmt.Printf("    client reaches %s again %.0f ms after the stop began; neighbour entry: %s\n",
-		vip, answered.Seconds()*1000, neigh())
-	if !strings.Contains(neigh(), mac(n2)) {
-		return fmt.Errorf("client's neighbour entry does not point at n2")
+	active, err := b.WaitResource(timeout, "pbx-asterisk")
+	if err != nil {
+		return err
 	}
-	step("the address is gone from n1 and running on n2")
-	agent(n1, "monitor", "OCF_RESKEY_CRM_meta_interval=0")
-	agent(n2, "monitor", "OCF_RESKEY_CRM_meta_interval=10000")
-	agent(n2, "stop")
-	step("done: namespaces removed. The cluster demo (Pacemaker running the whole gocf stack) comes with the test bed.")
+	step("crm_mon on %s", active)
+	if out, err := b.Exec(active, time.Minute, nil, "crm_mon", "-1", "-r"); err == nil {
+		fmt.Print(indent(out))
+	}
+	step("probing the PBX from the client: SIP OPTIONS to %s", testbed.VIP)
+	sip := testbed.NewProber(b.SIPProbe(), 100*time.Millisecond, time.Second, time.Hour)
+	if !testbed.Poll(timeout, 200*time.Millisecond, sip.Once) {
+		return fmt.Errorf("Asterisk does not answer on %s", testbed.VIP)
+	}
+	fmt.Printf("    Asterisk on %s answers SIP OPTIONS on %s\n", active, testbed.VIP)
+
+	step("powering off %s, the active node (no clean shutdown: link cut, every process killed)", active)
+	ping := testbed.NewProber(b.PingProbe(), 100*time.Millisecond, time.Second, time.Hour)
+	ping.Start()
+	sip.Start()
+	defer ping.Stop()
+	defer sip.Stop()
+	time.Sleep(time.Second)
+	if err := b.PowerOff(active); err != nil {
+		return err
+	}
+	tf := b.LastFault()
+	var vipT, sipT time.Duration
+	if !testbed.Poll(timeout, 50*time.Millisecond, func() bool {
+		var okv, oks bool
+		vipT, okv = ping.First(tf)
+		sipT, oks = sip.First(tf)
+		return okv && oks
+	}) {
+		return fmt.Errorf("no failover within %s", timeout)
+	}
+	now, _ := b.WaitResource(timeout, "pbx-asterisk", active)
+	step("failover timeline (from the client's point of view)")
+	fmt.Printf("    t=  0.00 s  %s powered off\n", active)
+	fmt.Printf("    t=%6.2f s  %s answers ping again (now on %s)\n", vipT.Seconds(), testbed.VIP, now)
+	fmt.Printf("    t=%6.2f s  Asterisk answers SIP OPTIONS on %s\n", sipT.Seconds(), testbed.VIP)
+	fmt.Printf("    (Heartbeat-1 in the original setup: 15-20 s; see README for the shell-agent baseline)\n")
+	if out, err := b.Exec(now, time.Minute, nil, "crm_mon", "-1", "-r"); err == nil {
+		step("crm_mon on %s", now)
+		fmt.Print(indent(out))
+	}
 	return nil
+}
+
+func indent(s string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return "    " + strings.Join(lines, "\n    ") + "\n"
 }

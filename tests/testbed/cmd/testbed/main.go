@@ -115,6 +115,7 @@ func runCmd(cfg testbed.Config, cmd string, args []string) error {
 	case "failover":
 		f := flag.NewFlagSet("failover", flag.ExitOnError)
 		f.StringVar(&cfg.Mode, "mode", "ns", "ns or vm")
+		f.StringVar(&cfg.AgentsDir, "agents", defaultAgents(), "directory of the gocf agents to measure")
 		runs := f.Int("runs", 0, "runs per stack (default ns 5, vm 3)")
 		out := f.String("out", "", "append the result to this Markdown file")
 		_ = f.Parse(args)
