@@ -9,6 +9,7 @@ import (
 
 	"github.com/gocf/gocf/pkg/catalog"
 	"github.com/gocf/gocf/tests/lab"
+	"github.com/gocf/gocf/tests/testbed"
 )
 
 // packages returns the built .deb and .rpm (make package, which make check
@@ -30,8 +31,9 @@ func packages(t *testing.T) (deb, rpm string) {
 	return debs[0], rpms[0]
 }
 
-// adminChecks installs the .deb into root and uses it as an admin would.
-func adminChecks(t *testing.T, root *lab.Root, deb string) {
+// adminChecks installs the .deb into root and uses it as an admin would;
+// withMan also renders the manual pages (the test bed's image has no man).
+func adminChecks(t *testing.T, root *lab.Root, deb string, withMan bool) {
 	root.CopyIn(t, deb, "/tmp/gocf-agents.deb")
 	root.Run(t, "dpkg", "-i", "/tmp/gocf-agents.deb")
 	for _, a := range catalog.Agents() {
@@ -47,9 +49,13 @@ func adminChecks(t *testing.T, root *lab.Root, deb string) {
 		if !strings.Contains(md, `<resource-agent name="`+a.Name+`"`) {
 			t.Errorf("crm_resource --show-metadata %s:\n%s", ra, md)
 		}
-		page := root.Run(t, "man", "-P", "cat", "ocf_gocf_"+a.Name)
-		if !strings.Contains(page, "ocf_gocf_"+a.Name) || !strings.Contains(page, "SUPPORTED PARAMETERS") {
-			t.Errorf("man ocf_gocf_%s does not render:\n%.400s", a.Name, page)
+		if withMan {
+			page := root.Run(t, "man", "-P", "cat", "ocf_gocf_"+a.Name)
+			if !strings.Contains(page, "ocf_gocf_"+a.Name) || !strings.Contains(page, "SUPPORTED PARAMETERS") {
+				t.Errorf("man ocf_gocf_%s does not render:\n%.400s", a.Name, page)
+			}
+		} else {
+			root.Run(t, "test", "-s", "/usr/share/man/man7/ocf_gocf_"+a.Name+".7.gz")
 		}
 	}
 	// ocf-tester from the installed path, on a veth in the
@@ -71,7 +77,19 @@ ocf-tester -n pkgvip -o ip=198.51.100.50 -o cidr_netmask=24 -o nic=d0 -o arp_cou
 func TestPackageOnDebian12(t *testing.T) {
 	deb, _ := packages(t)
 	lower := lab.DebianChroot(t, "bookworm", "pacemaker-cli-utils", "crmsh", "resource-agents", "man-db", "iproute2", "libxml2-utils")
-	adminChecks(t, lab.Overlay(t, lower), deb)
+	adminChecks(t, lab.Overlay(t, lower), deb, true)
+}
+
+// TestPackageOnTestBedImage installs the .deb into the test bed's Debian
+// trixie image (Pacemaker 3.0, crmsh 5), where the cluster tests run.
+func TestPackageOnTestBedImage(t *testing.T) {
+	deb, _ := packages(t)
+	lab.RequireRoot(t)
+	img, err := testbed.EnsureImage(testbed.DefaultCacheDir, os.Stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	adminChecks(t, lab.Overlay(t, img.Rootfs), deb, false)
 }
 
 func TestRPMMetadata(t *testing.T) {

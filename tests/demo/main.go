@@ -115,7 +115,7 @@ func run(bin string, drbd bool) (err error) {
 	step("probing the PBX from the client: SIP OPTIONS to %s", testbed.VIP)
 	sip := testbed.NewProber(b.SIPProbe(), 100*time.Millisecond, time.Second, time.Hour)
 	if !testbed.Poll(timeout, 200*time.Millisecond, sip.Once) {
-		return fmt.Errorf("Asterisk does not answer on %s", testbed.VIP)
+		return fmt.Errorf("asterisk does not answer on %s", testbed.VIP)
 	}
 	fmt.Printf("    Asterisk on %s answers SIP OPTIONS on %s\n", active, testbed.VIP)
 
