@@ -23,18 +23,21 @@ func main() {
 	runs := flag.Int("runs", 25, "runs per measurement (at least 20)")
 	bin := flag.String("bin", "bin", "directory of the gocf agents")
 	ra := flag.String("ra", "/usr/lib/ocf/resource.d/heartbeat", "directory of the shell agents")
-	only := flag.String("only", "", "run only this agent's bench (vip, fsmount, asterisk)")
+	only := flag.String("only", "", "run only this agent's bench (vip, fsmount, asterisk, drbd)")
 	flag.Parse()
 	*runs = max(*runs, 20)
 	abs, _ := filepath.Abs(*bin)
 	if os.Getenv(insideEnv) == "" {
 		rc := 0
-		if *only == "" || *only != "asterisk" {
+		if *only == "" || *only == "vip" || *only == "fsmount" {
 			rc = outside(abs)
 		}
-		// Asterisk runs only in a test bed node (the image has it).
+		// Asterisk runs only in a test bed node, DRBD only in its VMs.
 		if *only == "" || *only == "asterisk" {
 			rc |= benchAsterisk(abs, *runs)
+		}
+		if *only == "" || *only == "drbd" {
+			rc |= benchDRBD(abs, *runs)
 		}
 		os.Exit(rc)
 	}
