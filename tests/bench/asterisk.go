@@ -14,17 +14,11 @@ import (
 // nsenter into the node; its own cost, measured with /bin/true, is shown
 // and subtracted.
 func benchAsterisk(bin string, runs int) int {
-	b, err := testbed.New(testbed.Config{Mode: "ns", Nodes: 2, AgentsDir: bin})
+	b, err := bedUp(testbed.Config{Mode: "ns", Nodes: 2, AgentsDir: bin})
 	if err != nil {
 		return fail(err)
 	}
-	if b.Mode() != "" {
-		return fail(fmt.Errorf("a test bed is up: run testbed down first"))
-	}
 	defer b.Down()
-	if err := b.Up(); err != nil {
-		return fail(err)
-	}
 	pid := b.State().Init["n1"].PID
 	env := []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "OCF_ROOT=/usr/lib/ocf", "OCF_RESOURCE_INSTANCE=benchast",
 		"OCF_RESKEY_CRM_meta_timeout=60000", "OCF_RESKEY_user=asterisk", "OCF_RESKEY_group=asterisk"}

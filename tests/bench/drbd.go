@@ -28,17 +28,11 @@ echo "RESULT $((p1 - p0)) $(( (t1 - t0) / 1000000 )) $(tail -1 /tmp/times.raw | 
 // monitor cost (processes started, CPU, wall) on a connected Secondary, and
 // the time of a promotion, with the peer connected and Secondary.
 func benchDRBD(bin string, runs int) int {
-	b, err := testbed.New(testbed.Config{Mode: "vm", AgentsDir: bin})
+	b, err := bedUp(testbed.Config{Mode: "vm", AgentsDir: bin})
 	if err != nil {
 		return fail(err)
 	}
-	if b.Mode() != "" {
-		return fail(fmt.Errorf("a test bed is up: run testbed down first"))
-	}
 	defer b.Down()
-	if err := b.Up(); err != nil {
-		return fail(err)
-	}
 	if err := b.DRBDInit(); err != nil {
 		return fail(err)
 	}

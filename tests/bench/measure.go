@@ -8,6 +8,8 @@ import (
 	"slices"
 	"syscall"
 	"time"
+
+	"github.com/gocf/gocf/tests/testbed"
 )
 
 type sample struct {
@@ -107,4 +109,20 @@ func compare(p agentPair, runs int, steps []func(agent string) (string, sample, 
 		}
 	}
 	return g, sh, order, nil
+}
+
+// bedUp brings up a test bed of the bench's own; the caller takes it down.
+func bedUp(cfg testbed.Config) (*testbed.Bed, error) {
+	b, err := testbed.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if b.Mode() != "" {
+		return nil, fmt.Errorf("a test bed is up: run testbed down first")
+	}
+	if err := b.Up(); err != nil {
+		b.Down()
+		return nil, err
+	}
+	return b, nil
 }

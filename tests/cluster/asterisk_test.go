@@ -13,19 +13,7 @@ import (
 // whose calls last a few seconds, and the CLI originate command.
 var testAsterisk = map[string]string{
 	"asterisk.conf": "[directories]\nastetcdir => /etc/gocf-test\n[options]\n",
-	"modules.conf": `[modules]
-autoload=no
-load => res_sorcery_config.so
-load => res_sorcery_memory.so
-load => res_sorcery_astdb.so
-load => res_pjproject.so
-load => res_pjsip.so
-load => res_pjsip_session.so
-load => chan_pjsip.so
-load => res_pjsip_endpoint_identifier_anonymous.so
-load => res_pjsip_endpoint_identifier_ip.so
-load => pbx_config.so
-load => res_http_websocket.so
+	"modules.conf": testbed.AsteriskModules + `load => res_http_websocket.so
 load => res_websocket_client.so
 load => res_stasis.so
 load => res_ari.so

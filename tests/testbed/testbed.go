@@ -554,11 +554,9 @@ quorum {
 	return sb.String()
 }
 
-// asteriskFiles is a minimal Asterisk: few modules (fast start), the SIP transport bound to
-// the VIP (a transport on 0.0.0.0 answers a request to the VIP from the node's own address,
-// which SIP clients drop), anonymous endpoint so OPTIONS from the client are answered.
-var asteriskFiles = map[string]string{
-	"modules.conf": `[modules]
+// AsteriskModules is the modules.conf of a minimal Asterisk with SIP
+// (pjsip) and a dialplan; tests that need more append load lines.
+const AsteriskModules = `[modules]
 autoload=no
 load => res_sorcery_config.so
 load => res_sorcery_memory.so
@@ -570,7 +568,13 @@ load => chan_pjsip.so
 load => res_pjsip_endpoint_identifier_anonymous.so
 load => res_pjsip_endpoint_identifier_ip.so
 load => pbx_config.so
-`,
+`
+
+// asteriskFiles is a minimal Asterisk: few modules (fast start), the SIP transport bound to
+// the VIP (a transport on 0.0.0.0 answers a request to the VIP from the node's own address,
+// which SIP clients drop), anonymous endpoint so OPTIONS from the client are answered.
+var asteriskFiles = map[string]string{
+	"modules.conf": AsteriskModules,
 	"pjsip.conf": `[global]
 type=global
 endpoint_identifier_order=ip,anonymous
