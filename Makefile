@@ -93,4 +93,4 @@ clean:
 # The sandbox cluster running the gocf PBX (namespace nodes; DRBD=1: two
 # qemu VMs with real DRBD), a power-off of the active node and the timeline.
 demo: deps build
-	$(GO) run ./tests/demo -bin $(CURDIR)/bin $(if $(DRBD),-drbd)
+	$(GO) run ./tests/demo -bin $(CURDIR)/bin -examples $(CURDIR)/crm-examples $(if $(DRBD),-drbd)

@@ -19,13 +19,23 @@ import (
 func main() {
 	bin := flag.String("bin", "bin", "directory of the gocf agents")
 	drbd := flag.Bool("drbd", false, "two qemu VMs with real DRBD instead of namespace nodes")
+	examples := flag.String("examples", "crm-examples", "directory of the crm examples (pbx-shared.crm, pbx-drbd.crm)")
 	flag.Parse()
 	if os.Geteuid() != 0 {
 		fmt.Fprintln(os.Stderr, "demo: needs root (namespaces, loop devices, qemu)")
 		os.Exit(1)
 	}
 	abs, _ := filepath.Abs(*bin)
-	if err := run(abs, *drbd); err != nil {
+	example := filepath.Join(*examples, "pbx-shared.crm")
+	if *drbd {
+		example = filepath.Join(*examples, "pbx-drbd.crm")
+	}
+	crm, err := os.ReadFile(example)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "demo:", err)
+		os.Exit(1)
+	}
+	if err := run(abs, *drbd, example, string(crm)); err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
 	}
@@ -33,25 +43,7 @@ func main() {
 
 func step(format string, args ...any) { fmt.Printf("\n==> "+format+"\n", args...) }
 
-// stack is the seed's PBX with gocf agents; dev is the data disk.
-func stack(dev string, drbd bool) string {
-	s := fmt.Sprintf(`primitive pbx-fs ocf:gocf:fsmount params device=%s directory=/replica fstype=ext4 op monitor interval=10s timeout=60s op start timeout=120s op stop timeout=120s
-primitive pbx-vip ocf:gocf:vip params ip=%s cidr_netmask=24 op monitor interval=5s timeout=20s
-primitive pbx-asterisk ocf:gocf:asterisk params monitor_sipuri="sip:monitor@%s:5060" op monitor interval=5s timeout=30s op start timeout=120s op stop timeout=60s
-group pbx pbx-fs pbx-vip pbx-asterisk
-rsc_defaults rsc-options: resource-stickiness=100
-`, dev, testbed.VIP, testbed.VIP)
-	if drbd {
-		s += `primitive pbx-drbd ocf:gocf:drbd params drbd_resource=r0 op monitor interval=9s role=Promoted timeout=60s op monitor interval=11s role=Unpromoted timeout=60s op start timeout=240s op stop timeout=100s op promote timeout=90s op demote timeout=90s
-clone pbx-drbd-clone pbx-drbd meta promotable=true promoted-max=1 promoted-node-max=1 clone-max=2 clone-node-max=1 notify=true
-colocation pbx-on-primary inf: pbx pbx-drbd-clone:Promoted
-order pbx-after-promotion Mandatory: pbx-drbd-clone:promote pbx:start
-`
-	}
-	return s
-}
-
-func run(bin string, drbd bool) (err error) {
+func run(bin string, drbd bool, example, crm string) (err error) {
 	cfg := testbed.Config{Mode: "ns", Nodes: 3, SharedDisk: true, Asterisk: true, AgentsDir: bin, Log: os.Stderr}
 	timeout := 2 * time.Minute
 	if drbd {
@@ -80,7 +72,6 @@ func run(bin string, drbd bool) (err error) {
 		return err
 	}
 	fmt.Printf("    nodes %s online %.1fs after start\n", strings.Join(b.Nodes(), " "), time.Since(t0).Seconds())
-	dev := b.SharedDisk()
 	if drbd {
 		step("DRBD r0 (protocol C) between the VMs: create, connect, sync, mkfs")
 		if err := b.DRBDInit(); err != nil {
@@ -96,12 +87,10 @@ func run(bin string, drbd bool) (err error) {
 				return err
 			}
 		}
-		dev = "/dev/drbd0"
 	}
-	step("loading the gocf PBX stack with crm")
-	cfgText := stack(dev, drbd)
-	fmt.Print(indent(cfgText))
-	if err := b.CrmLoad(b.Nodes()[0], cfgText); err != nil {
+	step("loading the gocf PBX stack: crm configure load update %s", example)
+	fmt.Print(indent(crm))
+	if err := b.CrmLoad(b.Nodes()[0], crm); err != nil {
 		return err
 	}
 	active, err := b.WaitResource(timeout, "pbx-asterisk")

@@ -13,6 +13,9 @@ func DRBDResource(nodes []string) string {
 	var sb strings.Builder
 	sb.WriteString("resource r0 {\n  protocol C;\n  device /dev/drbd0;\n  disk /dev/vdb;\n  meta-disk internal;\n")
 	sb.WriteString("  disk { c-plan-ahead 0; resync-rate 100M; }\n")
+	// Two Primaries apart (a cut-off node that has not stopped yet, a survivor promoted) both
+	// start a new data generation; on reconnect the one that is no longer Primary gives way.
+	sb.WriteString("  net { after-sb-0pri discard-zero-changes; after-sb-1pri discard-secondary; after-sb-2pri disconnect; }\n")
 	for _, n := range nodes {
 		fmt.Fprintf(&sb, "  on %s { address %s:7789; }\n", n, NodeIP(n))
 	}
@@ -27,7 +30,7 @@ func (b *Bed) DRBDInit() error {
 	res := DRBDResource(b.st.Nodes)
 	for _, n := range b.st.Nodes {
 		if _, err := b.Exec(n, 60*time.Second, []byte(res), "/bin/bash", "-c",
-			"modprobe drbd && cat > /etc/drbd.d/r0.res && drbdadm create-md --force r0 </dev/null >/dev/null 2>&1 && drbdadm up r0"); err != nil {
+			"modprobe drbd && cat > /etc/drbd.d/r0.res && drbdadm create-md --force r0 </dev/null >/dev/null 2>&1 && drbdadm up r0 && sync"); err != nil {
 			return err
 		}
 	}
@@ -62,6 +65,9 @@ type BaselineRun struct {
 	Active string
 	VIP    time.Duration // power-off to first ping answer on the VIP
 	SIP    time.Duration // power-off to first SIP OPTIONS answer on the VIP
+	// Detect: power-off to the survivor's corosync forming the membership without the node
+	// (ns mode only: the nodes share the host's clock; 0 when unknown).
+	Detect time.Duration
 }
 
 // BaselineResult is a series of runs.
@@ -94,13 +100,49 @@ func (r *BaselineResult) Markdown(command string) string {
 	fmt.Fprintf(&sb, "%s, %d nodes, corosync token %d ms, accel %s, %d cores; cluster up in %.1f s.\n",
 		time.Now().UTC().Format("2006-01-02 15:04 UTC"), r.Nodes, r.TokenMS, r.Accel, runtime.NumCPU(), r.UpTime.Seconds())
 	fmt.Fprintf(&sb, "Command: `%s` (as root).\n\n", command)
-	sb.WriteString("| run | active node powered off | VIP answers ping (s) | Asterisk answers SIP OPTIONS on VIP (s) |\n|---|---|---|---|\n")
-	for i, x := range r.Runs {
-		fmt.Fprintf(&sb, "| %d | %s | %.2f | %.2f |\n", i+1, x.Active, x.VIP.Seconds(), x.SIP.Seconds())
-		vips, sips = append(vips, x.VIP), append(sips, x.SIP)
+	if r.Mode != "ns" {
+		sb.WriteString("| run | active node powered off | VIP answers ping (s) | Asterisk answers SIP OPTIONS on VIP (s) |\n|---|---|---|---|\n")
+		for i, x := range r.Runs {
+			fmt.Fprintf(&sb, "| %d | %s | %.2f | %.2f |\n", i+1, x.Active, x.VIP.Seconds(), x.SIP.Seconds())
+			vips, sips = append(vips, x.VIP), append(sips, x.SIP)
+		}
+		fmt.Fprintf(&sb, "| **median** (%d runs) | | **%.2f** | **%.2f** |\n", len(r.Runs), median(vips).Seconds(), median(sips).Seconds())
+		return sb.String()
 	}
-	fmt.Fprintf(&sb, "| **median** (%d runs) | | **%.2f** | **%.2f** |\n", len(r.Runs), median(vips).Seconds(), median(sips).Seconds())
+	var dets, avs, ass []time.Duration
+	sb.WriteString("| run | active node powered off | corosync membership without it (s) | VIP answers ping (s) | SIP OPTIONS answered on VIP (s) | VIP after membership (s) | SIP after membership (s) |\n|---|---|---|---|---|---|---|\n")
+	for i, x := range r.Runs {
+		fmt.Fprintf(&sb, "| %d | %s | %.2f | %.2f | %.2f | %.2f | %.2f |\n", i+1, x.Active, x.Detect.Seconds(), x.VIP.Seconds(), x.SIP.Seconds(),
+			(x.VIP - x.Detect).Seconds(), (x.SIP - x.Detect).Seconds())
+		vips, sips, dets = append(vips, x.VIP), append(sips, x.SIP), append(dets, x.Detect)
+		avs, ass = append(avs, x.VIP-x.Detect), append(ass, x.SIP-x.Detect)
+	}
+	fmt.Fprintf(&sb, "| **median** (%d runs) | | **%.2f** | **%.2f** | **%.2f** | **%.2f** | **%.2f** |\n", len(r.Runs),
+		median(dets).Seconds(), median(vips).Seconds(), median(sips).Seconds(), median(avs).Seconds(), median(ass).Seconds())
 	return sb.String()
+}
+
+// membershipLeft finds when node n's corosync formed a membership that left
+// a node out, at or after since (corosync.log with hires timestamps).
+func (b *Bed) membershipLeft(n string, since time.Time) (time.Time, bool) {
+	return membershipLeft(b.NodeLog(n, "var/log/corosync/corosync.log", 200), since)
+}
+
+func membershipLeft(log string, since time.Time) (time.Time, bool) {
+	for _, l := range strings.Split(log, "\n") {
+		if !strings.Contains(l, "A new membership") || !strings.Contains(l, "Members left") || len(l) < 19 {
+			continue
+		}
+		t, err := time.ParseInLocation("Jan _2 15:04:05.000", l[:19], time.Local)
+		if err != nil {
+			continue
+		}
+		t = t.AddDate(since.Year(), 0, 0)
+		if !t.Before(since.Truncate(time.Millisecond)) {
+			return t, true
+		}
+	}
+	return time.Time{}, false
 }
 
 // Stack replaces the resource configuration of Baseline, so that another stack (the gocf
@@ -210,6 +252,13 @@ rsc_defaults rsc-options: resource-stickiness=100
 		sip = NewProber(b.SIPProbe(), 100*time.Millisecond, time.Second, time.Hour)
 		if !ok {
 			return res, fmt.Errorf("run %d: no failover within %v (ping %v, sip %v)", i+1, timeout, r.VIP, r.SIP)
+		}
+		if cfg.Mode == "ns" {
+			if v, err := b.AnyRunning(active); err == nil {
+				if t, ok := b.membershipLeft(v, tf); ok {
+					r.Detect = t.Sub(tf)
+				}
+			}
 		}
 		res.Runs = append(res.Runs, r)
 		b.logf("run %d: %s powered off; VIP %.2fs, SIP %.2fs", i+1, active, r.VIP.Seconds(), r.SIP.Seconds())

@@ -58,5 +58,20 @@ func Compare(cfg Config, runs int, command string) (string, error) {
 	fmt.Fprintf(&sb, "\n**%s mode, medians:** VIP answers after %.2f s (shell) / %.2f s (gocf), ratio %.2f; "+
 		"Asterisk answers SIP after %.2f s (shell) / %.2f s (gocf), ratio %.2f.\n",
 		cfg.Mode, sv.Seconds(), gv.Seconds(), sv.Seconds()/gv.Seconds(), ss.Seconds(), gs.Seconds(), ss.Seconds()/gs.Seconds())
+	if cfg.Mode == "ns" {
+		sd, gd := shell.afterDetect(), gocf.afterDetect()
+		fmt.Fprintf(&sb, "After corosync's new membership (medians): VIP %.2f s (shell) / %.2f s (gocf), "+
+			"SIP %.2f s (shell) / %.2f s (gocf).\n", sd[0].Seconds(), gd[0].Seconds(), sd[1].Seconds(), gd[1].Seconds())
+	}
 	return sb.String(), nil
+}
+
+// afterDetect returns the medians of the time from corosync's detection to
+// the VIP and to SIP answering: what Pacemaker and the agents add.
+func (r *BaselineResult) afterDetect() [2]time.Duration {
+	var vs, ss []time.Duration
+	for _, x := range r.Runs {
+		vs, ss = append(vs, x.VIP-x.Detect), append(ss, x.SIP-x.Detect)
+	}
+	return [2]time.Duration{median(vs), median(ss)}
 }

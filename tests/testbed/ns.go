@@ -49,7 +49,7 @@ func (b *Bed) makeSharedDisk() error {
 	if _, err := run(30*time.Second, "truncate", "-s", "128M", f); err != nil {
 		return err
 	}
-	if _, err := run(60*time.Second, "mkfs.ext4", "-q", "-F", "-L", "gtbshared", f); err != nil {
+	if _, err := run(60*time.Second, "mkfs.ext4", "-q", "-F", "-L", "pbxdata", f); err != nil {
 		return err
 	}
 	out, err := run(30*time.Second, "losetup", "--find", "--show", f)

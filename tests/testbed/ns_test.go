@@ -124,3 +124,20 @@ func TestParseCrmMon(t *testing.T) {
 		t.Errorf("DC %q", m.Summary.DC.Name)
 	}
 }
+
+func TestMembershipLeft(t *testing.T) {
+	log := `Nov 26 14:18:49.043 [474] n1 corosync notice  [TOTEM ] A new membership (1.5) was formed. Members joined: 1
+Nov 26 14:20:01.500 [474] n1 corosync notice  [TOTEM ] A new membership (1.9) was formed. Members left: 2
+Nov 26 14:30:02.250 [474] n1 corosync notice  [TOTEM ] A processor failed, forming new configuration: token timed out (1000ms), waiting 1200ms for consensus.
+Nov 26 14:30:03.457 [474] n1 corosync notice  [TOTEM ] A new membership (1.d) was formed. Members left: 2
+`
+	since := time.Date(2026, 11, 26, 14, 30, 1, 0, time.Local)
+	got, ok := membershipLeft(log, since)
+	want := time.Date(2026, 11, 26, 14, 30, 3, 457e6, time.Local)
+	if !ok || !got.Equal(want) {
+		t.Fatalf("got %v %v, want %v", got, ok, want)
+	}
+	if _, ok := membershipLeft(log, want.Add(time.Second)); ok {
+		t.Fatal("found a membership change before since")
+	}
+}

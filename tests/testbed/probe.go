@@ -16,6 +16,7 @@ type Prober struct {
 
 	mu     sync.Mutex
 	ok     [][2]time.Time // start and completion of each successful probe
+	failed []time.Time    // start of each failed probe
 	stop   chan struct{}
 	wg     sync.WaitGroup
 	maxRun time.Duration
@@ -55,12 +56,14 @@ func (p *Prober) Start() {
 			p.wg.Add(1)
 			go func() {
 				defer p.wg.Done()
-				if !p.Once() {
-					return
-				}
+				ok := p.Once()
 				done := time.Now()
 				p.mu.Lock()
-				p.ok = append(p.ok, [2]time.Time{started, done})
+				if ok {
+					p.ok = append(p.ok, [2]time.Time{started, done})
+				} else {
+					p.failed = append(p.failed, started)
+				}
 				p.mu.Unlock()
 			}()
 		}
@@ -82,6 +85,42 @@ func (p *Prober) First(mark time.Time) (time.Duration, bool) {
 		return 0, false
 	}
 	return first.Sub(mark), true
+}
+
+// Recovery is for a fault after which the old node may still answer for a
+// while (a clean shutdown, a switch): the time from mark to the first success
+// of a probe started after the last failed one, and how long the service was
+// unanswered (first failure to that success). Without a failure after mark
+// there was no outage: recovery and outage are 0. ok is false when no probe
+// has succeeded after the last failure yet.
+func (p *Prober) Recovery(mark time.Time) (recovery, outage time.Duration, ok bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var firstFail, lastFail time.Time
+	for _, f := range p.failed {
+		if f.Before(mark) {
+			continue
+		}
+		if firstFail.IsZero() || f.Before(firstFail) {
+			firstFail = f
+		}
+		if f.After(lastFail) {
+			lastFail = f
+		}
+	}
+	if firstFail.IsZero() {
+		return 0, 0, true
+	}
+	var first time.Time
+	for _, s := range p.ok {
+		if s[0].After(lastFail) && (first.IsZero() || s[1].Before(first)) {
+			first = s[1]
+		}
+	}
+	if first.IsZero() {
+		return 0, 0, false
+	}
+	return first.Sub(mark), first.Sub(firstFail), true
 }
 
 // Stop ends probing and waits for running probes.

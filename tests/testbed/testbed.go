@@ -56,7 +56,10 @@ type Config struct {
 	Asterisk bool
 	// SharedDisk makes a loop device with an ext4 file system visible in every ns node.
 	SharedDisk bool
-	Log        io.Writer
+	// QDevice replaces two_node with a quorum device: corosync-qnetd in the client namespace
+	// (a third site), corosync-qdevice on every node, algorithm ffsplit.
+	QDevice bool
+	Log     io.Writer
 }
 
 func (c *Config) defaults() {
@@ -106,6 +109,7 @@ type State struct {
 	Init     map[string]Proc `json:"init"`  // ns: PID 1 of the node's PID namespace
 	Agents   string          `json:"agents,omitempty"`
 	Asterisk bool            `json:"asterisk,omitempty"`
+	QNetd    *Proc           `json:"qnetd,omitempty"`
 }
 
 // Bed is a test bed, up or down.
@@ -311,6 +315,11 @@ func (b *Bed) Up() error {
 	if err := b.netUp(); err != nil {
 		return err
 	}
+	if b.cfg.QDevice {
+		if err := b.startQNetd(); err != nil {
+			return err
+		}
+	}
 	var upErr error
 	if b.st.Mode == "ns" {
 		upErr = b.nsUp()
@@ -347,6 +356,7 @@ func (b *Bed) Down() error {
 			b.nsStop(n, fast)
 		}
 	}
+	b.stopQNetd()
 	if b.st.Loop != "" {
 		if _, err := run(10*time.Second, "losetup", "-d", b.st.Loop); err != nil {
 			b.logf("%v", err)
@@ -356,9 +366,10 @@ func (b *Bed) Down() error {
 	if err := safeRemoveAll(b.st.DataDir); err != nil {
 		b.logf("%v", err)
 	}
+	left := b.Leftovers() // while the state still names the processes
 	b.st = State{}
 	_ = os.Remove(b.statePath())
-	return b.Leftovers()
+	return left
 }
 
 // Leftovers lists anything of a test bed still present; nil when clean.
@@ -402,6 +413,9 @@ func (b *Bed) Leftovers() error {
 		if p.Alive() {
 			left = append(left, fmt.Sprintf("process %d", p.PID))
 		}
+	}
+	if p := b.st.QNetd; p != nil && p.Alive() {
+		left = append(left, fmt.Sprintf("qnetd process %d", p.PID))
 	}
 	if len(left) > 0 {
 		return fmt.Errorf("test bed leftovers: %s", strings.Join(left, "; "))
@@ -543,7 +557,10 @@ logging {
 quorum {
     provider: corosync_votequorum
 `, b.st.TokenMS)
-	if len(b.st.Nodes) == 2 {
+	switch {
+	case b.st.QNetd != nil:
+		sb.WriteString(qdeviceConf)
+	case len(b.st.Nodes) == 2:
 		sb.WriteString("    two_node: 1\n")
 	}
 	sb.WriteString("}\nnodelist {\n")

@@ -170,7 +170,8 @@ func (b *Bed) vmWaitReady(n string, timeout time.Duration) error {
 func (b *Bed) vmClusterStart(n string) error {
 	script := `set -e
 install -m 644 /gtb/corosync.conf /etc/corosync/corosync.conf
-if [ -f /gtb/asterisk-pjsip.conf ]; then
+# (not when /etc/asterisk has moved to the replicated file system)
+if [ -f /gtb/asterisk-pjsip.conf ] && [ ! -L /etc/asterisk ]; then
   install -o asterisk -g asterisk -m 640 /gtb/asterisk-pjsip.conf /etc/asterisk/pjsip.conf
   install -o asterisk -g asterisk -m 640 /gtb/asterisk-modules.conf /etc/asterisk/modules.conf
 fi
@@ -182,6 +183,7 @@ if [ ! -f $C ]; then
   chown hacluster:haclient $C; chmod 600 $C
 fi
 systemctl start corosync
+if grep -q 'model: *net' /etc/corosync/corosync.conf; then systemctl start corosync-qdevice; fi
 systemctl start pacemaker
 `
 	_, err := b.vmExec(n, 300*time.Second, nil, "/bin/bash", "-c", script)

@@ -5,7 +5,7 @@ N=$1
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C.UTF-8
 . /etc/gtb/node.env
 log() { echo "$(date +%T.%N) $N: $*" >> /var/log/gtb-init.log; }
-mkdir -p /run/crm /run/resource-agents /run/lock /run/asterisk /var/log/corosync /var/log/pacemaker /var/lib/corosync
+mkdir -p /run/crm /run/resource-agents /run/lock /run/asterisk /run/corosync-qdevice /var/log/corosync /var/log/pacemaker /var/lib/corosync
 chown hacluster:haclient /run/crm; chmod 750 /run/crm; chmod 1755 /run/resource-agents
 chown asterisk:asterisk /run/asterisk
 chown -R hacluster:haclient /var/lib/pacemaker /var/log/pacemaker
@@ -22,6 +22,10 @@ stop_all() {
   log "clean shutdown"
   kill -TERM "$PCMK" 2>/dev/null
   for _ in $(seq 240); do kill -0 "$PCMK" 2>/dev/null || break; sleep 0.5; done
+  if [ -n "$QD" ]; then
+    kill -TERM "$QD" 2>/dev/null
+    for _ in $(seq 20); do kill -0 "$QD" 2>/dev/null || break; sleep 0.5; done
+  fi
   kill -TERM "$CS" 2>/dev/null
   for _ in $(seq 60); do kill -0 "$CS" 2>/dev/null || break; sleep 0.5; done
   log "stopped"
@@ -32,6 +36,12 @@ corosync -f > /var/log/corosync/stdout.log 2>&1 &
 CS=$!
 for _ in $(seq 100); do corosync-cmapctl -g totem.cluster_name >/dev/null 2>&1 && break; sleep 0.1; done
 log "corosync pid $CS"
+QD=
+if grep -q 'model: *net' /etc/corosync/corosync.conf; then
+  corosync-qdevice -f > /var/log/corosync/qdevice.log 2>&1 &
+  QD=$!
+  log "corosync-qdevice pid $QD"
+fi
 PCMK_logfile=/var/log/pacemaker/pacemaker.log pacemakerd > /var/log/pacemaker/stdout.log 2>&1 &
 PCMK=$!
 log "pacemakerd pid $PCMK"

@@ -37,6 +37,8 @@ commands:
   boot NODE                     power on again and wait until online
   failover [--mode ns|vm] [--runs N] [--out FILE]
                                 the shell-agent stack and the gocf stack in the same harness, with ratios
+  seedplan [--mode vm|ns] [--out FILE]
+                                the seed's test plan (table IV, 2.1-2.8) on the PBX of crm-examples/
   baseline [--mode ns|vm] [--runs N] [--out FILE] [--crm FILE --watch RSC [--name S]]
                                 failover timings of the shell-agent stack, or of the crm
                                 configuration in FILE (brings its own bed up and down)
@@ -98,6 +100,7 @@ func runCmd(cfg testbed.Config, cmd string, args []string) error {
 		f.IntVar(&cfg.TokenMS, "token", 1000, "corosync token (ms)")
 		f.BoolVar(&cfg.Asterisk, "asterisk", false, "install a minimal Asterisk config bound to the VIP")
 		f.BoolVar(&cfg.SharedDisk, "shared-disk", false, "ns: ext4 on a loop device visible in every node")
+		f.BoolVar(&cfg.QDevice, "qdevice", false, "a quorum device (corosync-qnetd in the client namespace) instead of two_node")
 		_ = f.Parse(args)
 		b, err := testbed.New(cfg)
 		if err != nil {
@@ -129,6 +132,34 @@ func runCmd(cfg testbed.Config, cmd string, args []string) error {
 		fmt.Print(md)
 		if err == nil && *out != "" {
 			err = appendFile(*out, md)
+		}
+		return err
+	case "seedplan":
+		f := flag.NewFlagSet("seedplan", flag.ExitOnError)
+		f.StringVar(&cfg.Mode, "mode", "vm", "vm (DRBD, pbx-drbd.crm) or ns (shared disk, pbx-shared.crm)")
+		f.StringVar(&cfg.AgentsDir, "agents", defaultAgents(), "directory of the gocf agents")
+		crmFile := f.String("crm", "", "crm configuration (default crm-examples/pbx-drbd.crm or pbx-shared.crm)")
+		out := f.String("out", "", "append the result table to this Markdown file")
+		_ = f.Parse(args)
+		if *crmFile == "" {
+			*crmFile = "crm-examples/pbx-drbd.crm"
+			if cfg.Mode == "ns" {
+				*crmFile = "crm-examples/pbx-shared.crm"
+			}
+		}
+		crm, err := os.ReadFile(*crmFile)
+		if err != nil {
+			return err
+		}
+		tests, err := testbed.RunSeedPlan(cfg, string(crm))
+		if len(tests) > 0 {
+			md := testbed.SeedMarkdown(cfg.Mode, tests, "testbed seedplan --mode "+cfg.Mode)
+			fmt.Print(md)
+			if *out != "" {
+				if werr := appendFile(*out, md); werr != nil {
+					return werr
+				}
+			}
 		}
 		return err
 	case "baseline":

@@ -1,0 +1,56 @@
+package cluster
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/gocf/gocf/tests/lab"
+	"github.com/gocf/gocf/tests/testbed"
+)
+
+// seedPlan runs the seed thesis's table IV (tests 2.1-2.8) against the PBX
+// of crm-examples/ with the agents of this tree, two nodes and a quorum
+// device. Every test checks SIP OPTIONS on the VIP, the fsync'ed files
+// written before each fault and while the faulted node was away, DRBD's
+// state and split-brain reports, and stickiness; the figures are logged as
+// the table README shows.
+func seedPlan(t *testing.T, env string, cfg testbed.Config, example string) {
+	crm, err := os.ReadFile(filepath.Join(lab.RepoRoot(), "crm-examples", example))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Nodes, cfg.QDevice, cfg.Asterisk = 2, true, true
+	b := bedFor(t, env, cfg)
+	p, err := b.SeedSetup(string(crm))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	tests := p.Run()
+	t.Log(testbed.SeedMarkdown(cfg.Mode, tests, "go test -run "+t.Name()+" ./tests/cluster/"))
+	for _, st := range tests {
+		if st.Err != nil {
+			t.Fatal(st.Err)
+		}
+		if st.Skipped == "" {
+			if st.To == "" || st.To == st.From && st.Kind != "total" {
+				t.Errorf("test %s: the PBX did not move (%s -> %s)", st.ID, st.From, st.To)
+			}
+		}
+	}
+	if len(tests) != len(testbed.SeedTests) {
+		t.Fatalf("%d of %d tests of table IV done", len(tests), len(testbed.SeedTests))
+	}
+}
+
+// TestSeedPlanVM: table IV on real DRBD 8.4 in the VMs (pbx-drbd.crm).
+func TestSeedPlanVM(t *testing.T) {
+	seedPlan(t, "GOCF_TESTBED_VM", testbed.Config{Mode: "vm"}, "pbx-drbd.crm")
+}
+
+// TestSeedPlanNS: table IV in namespace nodes on a shared disk
+// (pbx-shared.crm); the cable pulls need DRBD and run in vm mode only.
+func TestSeedPlanNS(t *testing.T) {
+	seedPlan(t, "GOCF_TESTBED", testbed.Config{Mode: "ns", SharedDisk: true}, "pbx-shared.crm")
+}

@@ -1,0 +1,434 @@
+package testbed
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// The seed thesis's test plan (chapter 4, table IV, tests 2.1–2.8) on the
+// test bed: the 2-node PBX of crm-examples/ with a quorum device, Asterisk's
+// directories on /replica. Each fault hits the node that runs the PBX, as in
+// the seed (2.2 pulls Asterisk1's cable, 2.3 Asterisk2's after the service
+// went there), and each test ends with both nodes back and, with DRBD,
+// UpToDate/UpToDate again.
+
+// SeedPBX is the resource that marks where the PBX runs (crm-examples/pbx-*.crm).
+const SeedPBX = "pbx-asterisk"
+
+// SeedTest is one test of table IV and what it measured.
+type SeedTest struct {
+	ID, Title string
+	Kind      string // switch, cable, shutdown, power, total
+	Faulted   string // node(s) the fault hit
+	From, To  string // where the PBX ran before and after
+	// Recovery: fault (or, for 2.8, power back) to the first SIP OPTIONS answered on the VIP
+	// after the last unanswered one; Outage: first unanswered to that answer.
+	Recovery, Outage time.Duration
+	// Stopped: a cut-off node had stopped the PBX (lost quorum) this long after the cut.
+	Stopped time.Duration
+	// Rejoin: the faulted node back (boot, cable) to DRBD UpToDate/UpToDate on both (vm)
+	// or to the node online (ns).
+	Rejoin    time.Duration
+	Witnesses int    // fsync'ed files written so far, all found intact
+	DRBD      string // what DRBD saw: split brain or not, how resolved
+	Skipped   string // why a test does not run in this mode
+	Err       error
+}
+
+// SeedTests is table IV.
+var SeedTests = []SeedTest{
+	{ID: "2.1", Kind: "switch", Title: "DRBD and cluster check: a file copied to /replica, roles switched by hand"},
+	{ID: "2.2", Kind: "cable", Title: "network cable pulled on Asterisk1 (active)"},
+	{ID: "2.3", Kind: "cable", Title: "network cable pulled on Asterisk2 (active after 2.2)"},
+	{ID: "2.4", Kind: "shutdown", Title: "clean shutdown of the active server"},
+	{ID: "2.5", Kind: "shutdown", Title: "clean shutdown of the other server (active after 2.4)"},
+	{ID: "2.6", Kind: "power", Title: "power loss of the active server"},
+	{ID: "2.7", Kind: "power", Title: "power loss of the other server (active after 2.6)"},
+	{ID: "2.8", Kind: "total", Title: "total power loss, then power back (Asterisk1 first)"},
+}
+
+// SeedPlan runs table IV on a bed that is up with a quorum device and
+// Asterisk (see SeedSetup). It stops at the first test that fails.
+type SeedPlan struct {
+	b         *Bed
+	drbd      bool
+	timeout   time.Duration
+	witnesses []string // paths under /replica; content is the path itself
+	sip       *Prober
+}
+
+// SeedSetup prepares a bed that is up: DRBD r0 (vm) or the shared disk (ns)
+// holding Asterisk's directories, and loads crm (crm-examples/pbx-drbd.crm
+// or pbx-shared.crm). It returns when the PBX answers SIP on the VIP.
+func (b *Bed) SeedSetup(crm string) (*SeedPlan, error) {
+	p := &SeedPlan{b: b, drbd: b.st.Mode == "vm", timeout: 2 * time.Minute}
+	if b.st.QNetd == nil || !b.st.Asterisk || len(b.st.Nodes) != 2 {
+		return nil, errors.New("the seed plan needs a 2-node bed up with QDevice and Asterisk")
+	}
+	first := b.st.Nodes[0]
+	dev := b.st.Loop
+	if p.drbd {
+		p.timeout = 10 * time.Minute
+		if err := b.DRBDInit(); err != nil {
+			return nil, err
+		}
+		dev = "/dev/drbd0"
+	}
+	// Asterisk's data moves to the replicated file system (as the seed's /replica), its usual
+	// places become symlinks on every node.
+	script := `set -e
+mkdir -p /replica
+mount ` + dev + ` /replica
+mkdir -p /replica/asterisk /replica/witness
+cp -a /etc/asterisk /replica/asterisk/etc
+cp -a /var/lib/asterisk /replica/asterisk/lib
+cp -a /var/spool/asterisk /replica/asterisk/spool
+cp -a /var/log/asterisk /replica/asterisk/log
+sync -f /replica
+umount /replica
+`
+	if out, err := b.Sh(first, 2*time.Minute, script); err != nil {
+		return nil, fmt.Errorf("seed layout on %s: %v: %s", first, err, out)
+	}
+	for _, n := range b.st.Nodes {
+		out, err := b.Sh(n, time.Minute, `set -e
+mkdir -p /replica
+for p in etc/asterisk:etc var/lib/asterisk:lib var/spool/asterisk:spool var/log/asterisk:log; do
+  mv "/${p%%:*}" "/${p%%:*}.local"; ln -s "/replica/asterisk/${p##*:}" "/${p%%:*}"
+done
+sync`)
+		if err != nil {
+			return nil, fmt.Errorf("seed layout on %s: %v: %s", n, err, out)
+		}
+	}
+	if p.drbd {
+		// Pacemaker owns DRBD from here.
+		if out, err := b.Exec(first, time.Minute, nil, "drbdadm", "secondary", "r0"); err != nil {
+			return nil, fmt.Errorf("%v: %s", err, out)
+		}
+		for _, n := range b.st.Nodes {
+			if out, err := b.Exec(n, time.Minute, nil, "drbdadm", "down", "r0"); err != nil {
+				return nil, fmt.Errorf("%v: %s", err, out)
+			}
+		}
+	}
+	if err := b.CrmLoad(first, crm); err != nil {
+		return nil, err
+	}
+	if _, err := b.WaitResource(p.timeout, SeedPBX); err != nil {
+		return nil, err
+	}
+	p.sip = NewProber(b.SIPProbe(), 100*time.Millisecond, time.Second, 3*time.Hour)
+	if !Poll(p.timeout, 250*time.Millisecond, p.sip.Once) {
+		return nil, errors.New("the PBX does not answer SIP OPTIONS on the VIP")
+	}
+	p.sip.Start()
+	return p, nil
+}
+
+// Close stops the background probe.
+func (p *SeedPlan) Close() { p.sip.Stop() }
+
+// Run runs the tests of table IV in order and returns them with their
+// figures; it stops at the first failure (later tests depend on the state).
+func (p *SeedPlan) Run() []SeedTest {
+	var done []SeedTest
+	for _, t := range SeedTests {
+		if !p.drbd && t.Kind == "cable" {
+			t.Skipped = "shared storage without fencing: a cut-off node keeps the file system mounted " +
+				"until it has stopped, so a cable pull is tested with DRBD (vm mode)"
+			done = append(done, t)
+			continue
+		}
+		p.b.logf("seed plan %s: %s", t.ID, t.Title)
+		t.Err = p.run(&t)
+		if t.Err != nil {
+			t.Err = fmt.Errorf("test %s (%s): %w", t.ID, t.Title, t.Err)
+		}
+		done = append(done, t)
+		if t.Err != nil {
+			break
+		}
+		p.b.logf("seed plan %s: PBX %s -> %s, SIP answered again after %.2fs (outage %.2fs), rejoined in %.1fs; %s",
+			t.ID, t.From, t.To, t.Recovery.Seconds(), t.Outage.Seconds(), t.Rejoin.Seconds(), t.DRBD)
+	}
+	return done
+}
+
+func (p *SeedPlan) other(n string) string {
+	for _, x := range p.b.st.Nodes {
+		if x != n {
+			return x
+		}
+	}
+	return ""
+}
+
+// witness writes and fsyncs a new file under /replica on node n.
+func (p *SeedPlan) witness(n, name string) error {
+	path := "/replica/witness/" + name
+	out, err := p.b.Sh(n, time.Minute, fmt.Sprintf("printf %%s '%s' > '%s' && sync '%s'", path, path, path))
+	if err != nil {
+		return fmt.Errorf("witness %s on %s: %v: %s", path, n, err, out)
+	}
+	p.witnesses = append(p.witnesses, path)
+	return nil
+}
+
+// checkWitnesses reads every witness written so far on node n.
+func (p *SeedPlan) checkWitnesses(n string) error {
+	for _, w := range p.witnesses {
+		out, err := p.b.Exec(n, time.Minute, nil, "cat", w)
+		if err != nil || out != w {
+			return fmt.Errorf("fsync'ed file %s lost or changed on %s: %q %v", w, n, out, err)
+		}
+	}
+	return nil
+}
+
+// splitBrains counts DRBD's split-brain reports in node n's kernel log.
+func (p *SeedPlan) splitBrains(n string) int {
+	out, _ := p.b.Sh(n, time.Minute, "dmesg | grep -c 'Split-Brain detected' || true")
+	var c int
+	fmt.Sscanf(strings.TrimSpace(out), "%d", &c)
+	return c
+}
+
+// waitSynced waits until r0 is Connected and UpToDate/UpToDate with one Primary.
+func (p *SeedPlan) waitSynced(active string) error {
+	var last string
+	if !Poll(p.timeout, time.Second, func() bool {
+		out, err := p.b.Sh(active, time.Minute, "echo $(drbdadm cstate r0) $(drbdadm dstate r0) $(drbdadm role r0)")
+		last = strings.TrimSpace(out)
+		return err == nil && last == "Connected UpToDate/UpToDate Primary/Secondary"
+	}) {
+		return fmt.Errorf("DRBD on %s did not get back to Connected UpToDate/UpToDate Primary/Secondary: %q", active, last)
+	}
+	return nil
+}
+
+// pbxStopped reports whether node n runs no Asterisk and, with DRBD, is not Primary.
+func (p *SeedPlan) pbxStopped(n string) bool {
+	script := "! pgrep -x asterisk >/dev/null && ! grep -q ' /replica ' /proc/mounts"
+	if p.drbd {
+		script += " && ! drbdadm role r0 2>/dev/null | grep -q '^Primary'"
+	}
+	_, err := p.b.Sh(n, 30*time.Second, script)
+	return err == nil
+}
+
+func (p *SeedPlan) run(t *SeedTest) error {
+	b := p.b
+	active, err := b.WaitResource(p.timeout, SeedPBX)
+	if err != nil {
+		return err
+	}
+	other := p.other(active)
+	t.From = active
+	sbBefore := 0
+	if p.drbd {
+		sbBefore = p.splitBrains(other) + p.splitBrains(active)
+	}
+	if err := p.witness(active, "before-"+t.ID); err != nil {
+		return err
+	}
+
+	var mark time.Time
+	var back []string // nodes to bring back, in order
+	switch t.Kind {
+	case "switch":
+		// the seed: cp /etc/hosts /replica, switch roles by hand, ls /replica on the other node
+		if out, err := b.Sh(active, time.Minute, "cp /etc/hosts /replica/hosts && sync /replica/hosts"); err != nil {
+			return fmt.Errorf("%v: %s", err, out)
+		}
+		t.Faulted = active
+		mark = time.Now()
+		if out, err := b.Crm(active, time.Minute, "resource", "move", "pbx", other); err != nil {
+			return fmt.Errorf("crm resource move: %v: %s", err, out)
+		}
+	case "cable":
+		t.Faulted = active
+		if err := b.Cable(active, false); err != nil {
+			return err
+		}
+		mark = b.LastFault()
+		back = []string{active}
+	case "shutdown":
+		t.Faulted = active
+		mark = time.Now()
+		if err := b.Shutdown(active); err != nil {
+			return err
+		}
+		back = []string{active}
+	case "power":
+		t.Faulted = active
+		if err := b.PowerOff(active); err != nil {
+			return err
+		}
+		mark = b.LastFault()
+		back = []string{active}
+	case "total":
+		t.Faulted = active + ", " + other
+		if err := b.PowerOff(active); err != nil {
+			return err
+		}
+		if err := b.PowerOff(other); err != nil {
+			return err
+		}
+		time.Sleep(2 * time.Second)
+		first := b.st.Nodes[0] // the seed powers Asterisk1 on first
+		mark = time.Now()
+		if err := b.Boot(first); err != nil {
+			return err
+		}
+		back = []string{p.other(first)}
+	}
+
+	if t.Kind == "cable" {
+		// the cut-off node loses quorum and must stop the PBX on its own
+		if !Poll(p.timeout, 250*time.Millisecond, func() bool { return p.pbxStopped(active) }) {
+			return fmt.Errorf("the cut-off node %s still runs the PBX %v after the cut", active, p.timeout)
+		}
+		t.Stopped = time.Since(mark)
+	}
+	notOn := []string{}
+	if t.Kind != "total" {
+		notOn = []string{active}
+	}
+	to, err := b.WaitResource(p.timeout, SeedPBX, notOn...)
+	if err != nil {
+		return err
+	}
+	t.To = to
+	var ok bool
+	if !Poll(p.timeout, 100*time.Millisecond, func() bool {
+		t.Recovery, t.Outage, ok = p.sip.Recovery(mark)
+		return ok && p.sip.Once()
+	}) {
+		return fmt.Errorf("the PBX on %s does not answer SIP OPTIONS on the VIP", to)
+	}
+	if err := p.checkWitnesses(to); err != nil {
+		return err
+	}
+	if t.Kind == "switch" {
+		if out, err := b.Sh(to, time.Minute, "cmp /etc/hosts /replica/hosts"); err != nil {
+			return fmt.Errorf("/replica/hosts after the switch: %v: %s", err, out)
+		}
+		if out, err := b.Crm(to, time.Minute, "resource", "clear", "pbx"); err != nil {
+			return fmt.Errorf("crm resource clear: %v: %s", err, out)
+		}
+	}
+	// written while the faulted node is away: must reach it by resync
+	if err := p.witness(to, "after-"+t.ID); err != nil {
+		return err
+	}
+
+	for _, n := range back {
+		t0 := time.Now()
+		if t.Kind == "cable" {
+			if err := b.Cable(n, true); err != nil {
+				return err
+			}
+			if err := b.WaitOnline(p.timeout, b.st.Nodes...); err != nil {
+				return err
+			}
+		} else if err := b.Boot(n); err != nil {
+			return err
+		}
+		if p.drbd {
+			if err := p.waitSynced(to); err != nil {
+				return err
+			}
+		}
+		t.Rejoin = time.Since(t0)
+	}
+	if p.drbd && t.Kind == "switch" {
+		if err := p.waitSynced(to); err != nil {
+			return err
+		}
+	}
+	// stickiness: the PBX stays where it went
+	if w, err := b.WaitResource(p.timeout, SeedPBX); err != nil || w != to {
+		return fmt.Errorf("the PBX moved back to %s after the faulted node returned (stickiness): %v", w, err)
+	}
+	t.Witnesses = len(p.witnesses)
+	t.DRBD = "no DRBD (shared disk)"
+	if p.drbd {
+		sb := p.splitBrains(to) + p.splitBrains(p.other(to)) - sbBefore
+		switch {
+		case sb == 0:
+			t.DRBD = "no split brain; UpToDate/UpToDate"
+		case t.Kind == "cable":
+			// Without fencing both sides start a new data generation while apart: the
+			// cut-off Primary when it loses its peer, the survivor when promoted. DRBD's
+			// after-sb-1pri discard-secondary resolves it toward the node that kept quorum;
+			// the witnesses prove no fsync'ed data of the service was lost.
+			t.DRBD = "diverged generations detected on reconnect, resolved automatically (discard-secondary); UpToDate/UpToDate"
+		default:
+			return fmt.Errorf("DRBD reported split brain %d time(s)", sb)
+		}
+	}
+	return nil
+}
+
+// SeedMarkdown renders the results as a table.
+func SeedMarkdown(mode string, tests []SeedTest, command string) string {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "\n### %s mode, %s\n\nCommand: `%s` (as root).\n\n", mode, time.Now().UTC().Format("2006-01-02 15:04 UTC"), command)
+	sb.WriteString("| test | fault | PBX moved | SIP answered again after (s) | SIP outage (s) | cut-off node stopped the PBX after (s) | node back, resync done (s) | fsync'ed files intact | DRBD |\n|---|---|---|---|---|---|---|---|---|\n")
+	for _, t := range tests {
+		if t.Skipped != "" {
+			fmt.Fprintf(&sb, "| %s | %s | not run: %s | | | | | | |\n", t.ID, t.Title, t.Skipped)
+			continue
+		}
+		if t.Err != nil {
+			fmt.Fprintf(&sb, "| %s | %s | **FAILED**: %v | | | | | | |\n", t.ID, t.Title, t.Err)
+			continue
+		}
+		stopped := "–"
+		if t.Stopped > 0 {
+			stopped = fmt.Sprintf("%.1f", t.Stopped.Seconds())
+		}
+		fmt.Fprintf(&sb, "| %s | %s (%s) | %s → %s | %.2f | %.2f | %s | %.1f | %d of %d | %s |\n",
+			t.ID, t.Title, t.Faulted, t.From, t.To, t.Recovery.Seconds(), t.Outage.Seconds(), stopped,
+			t.Rejoin.Seconds(), t.Witnesses, t.Witnesses, t.DRBD)
+	}
+	return sb.String()
+}
+
+// RunSeedPlan brings up a 2-node bed with a quorum device (vm mode: DRBD),
+// runs table IV with the crm configuration and takes the bed down.
+func RunSeedPlan(cfg Config, crm string) (tests []SeedTest, err error) {
+	cfg.defaults()
+	cfg.Nodes, cfg.QDevice, cfg.Asterisk = 2, true, true
+	cfg.SharedDisk = cfg.Mode == "ns"
+	b, err := New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if b.st.Mode != "" {
+		return nil, errors.New("a test bed is up: run down first")
+	}
+	defer func() {
+		if derr := b.Down(); derr != nil && err == nil {
+			err = derr
+		}
+	}()
+	if err := b.Up(); err != nil {
+		return nil, err
+	}
+	p, err := b.SeedSetup(crm)
+	if err != nil {
+		return nil, err
+	}
+	defer p.Close()
+	tests = p.Run()
+	for _, t := range tests {
+		if t.Err != nil {
+			return tests, t.Err
+		}
+	}
+	return tests, nil
+}
