@@ -68,6 +68,14 @@ type BaselineRun struct {
 	// Detect: power-off to the survivor's corosync forming the membership without the node
 	// (ns mode only: the nodes share the host's clock; 0 when unknown).
 	Detect time.Duration
+	WasDC  bool // the powered-off node was the DC: the survivors elect a new one first
+}
+
+func (r BaselineRun) node() string {
+	if r.WasDC {
+		return r.Active + " (DC)"
+	}
+	return r.Active
 }
 
 // BaselineResult is a series of runs.
@@ -103,7 +111,7 @@ func (r *BaselineResult) Markdown(command string) string {
 	if r.Mode != "ns" {
 		sb.WriteString("| run | active node powered off | VIP answers ping (s) | Asterisk answers SIP OPTIONS on VIP (s) |\n|---|---|---|---|\n")
 		for i, x := range r.Runs {
-			fmt.Fprintf(&sb, "| %d | %s | %.2f | %.2f |\n", i+1, x.Active, x.VIP.Seconds(), x.SIP.Seconds())
+			fmt.Fprintf(&sb, "| %d | %s | %.2f | %.2f |\n", i+1, x.node(), x.VIP.Seconds(), x.SIP.Seconds())
 			vips, sips = append(vips, x.VIP), append(sips, x.SIP)
 		}
 		fmt.Fprintf(&sb, "| **median** (%d runs) | | **%.2f** | **%.2f** |\n", len(r.Runs), median(vips).Seconds(), median(sips).Seconds())
@@ -112,7 +120,7 @@ func (r *BaselineResult) Markdown(command string) string {
 	var dets, avs, ass []time.Duration
 	sb.WriteString("| run | active node powered off | corosync membership without it (s) | VIP answers ping (s) | SIP OPTIONS answered on VIP (s) | VIP after membership (s) | SIP after membership (s) |\n|---|---|---|---|---|---|---|\n")
 	for i, x := range r.Runs {
-		fmt.Fprintf(&sb, "| %d | %s | %.2f | %.2f | %.2f | %.2f | %.2f |\n", i+1, x.Active, x.Detect.Seconds(), x.VIP.Seconds(), x.SIP.Seconds(),
+		fmt.Fprintf(&sb, "| %d | %s | %.2f | %.2f | %.2f | %.2f | %.2f |\n", i+1, x.node(), x.Detect.Seconds(), x.VIP.Seconds(), x.SIP.Seconds(),
 			(x.VIP - x.Detect).Seconds(), (x.SIP - x.Detect).Seconds())
 		vips, sips, dets = append(vips, x.VIP), append(sips, x.SIP), append(dets, x.Detect)
 		avs, ass = append(avs, x.VIP-x.Detect), append(ass, x.SIP-x.Detect)
@@ -232,6 +240,10 @@ rsc_defaults rsc-options: resource-stickiness=100
 		if !Poll(timeout, 200*time.Millisecond, sip.Once) {
 			return res, fmt.Errorf("run %d: SIP on the VIP does not answer before the fault", i+1)
 		}
+		wasDC := false
+		if m, err := b.Mon(active); err == nil {
+			wasDC = m.Summary.DC.Name == active
+		}
 		ping.Start()
 		sip.Start()
 		time.Sleep(time.Second)
@@ -243,7 +255,7 @@ rsc_defaults rsc-options: resource-stickiness=100
 		ok := Poll(timeout, 50*time.Millisecond, func() bool {
 			v, okv := ping.First(tf)
 			s, oks := sip.First(tf)
-			r = BaselineRun{Active: active, VIP: v, SIP: s}
+			r = BaselineRun{Active: active, VIP: v, SIP: s, WasDC: wasDC}
 			return okv && oks
 		})
 		ping.Stop()

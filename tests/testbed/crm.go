@@ -26,6 +26,24 @@ type CrmMon struct {
 		ID        string        `xml:"id,attr"`
 		Resources []MonResource `xml:"resource"`
 	} `xml:"resources>clone"`
+	Failures []MonFailure `xml:"failures>failure"`
+}
+
+// MonFailure is a failed action in crm_mon's XML.
+type MonFailure struct {
+	OpKey      string `xml:"op_key,attr"`
+	Node       string `xml:"node,attr"`
+	ExitStatus string `xml:"exitstatus,attr"`
+	ExitReason string `xml:"exitreason,attr"`
+	Status     string `xml:"status,attr"`
+}
+
+func (f MonFailure) String() string {
+	s := fmt.Sprintf("%s on %s: %s (%s)", f.OpKey, f.Node, f.ExitStatus, f.Status)
+	if f.ExitReason != "" {
+		s += ": " + f.ExitReason
+	}
+	return s
 }
 
 // MonNode is a node in crm_mon's XML.

@@ -59,19 +59,31 @@ func Compare(cfg Config, runs int, command string) (string, error) {
 		"Asterisk answers SIP after %.2f s (shell) / %.2f s (gocf), ratio %.2f.\n",
 		cfg.Mode, sv.Seconds(), gv.Seconds(), sv.Seconds()/gv.Seconds(), ss.Seconds(), gs.Seconds(), ss.Seconds()/gs.Seconds())
 	if cfg.Mode == "ns" {
-		sd, gd := shell.afterDetect(), gocf.afterDetect()
-		fmt.Fprintf(&sb, "After corosync's new membership (medians): VIP %.2f s (shell) / %.2f s (gocf), "+
-			"SIP %.2f s (shell) / %.2f s (gocf).\n", sd[0].Seconds(), gd[0].Seconds(), sd[1].Seconds(), gd[1].Seconds())
+		for _, dcLost := range []bool{true, false} {
+			sd, sn := shell.afterDetect(dcLost)
+			gd, gn := gocf.afterDetect(dcLost)
+			what := "all runs"
+			if !dcLost {
+				what = "runs in which the DC survived"
+			}
+			fmt.Fprintf(&sb, "After corosync's new membership (medians, %s: %d shell, %d gocf): VIP %.2f s (shell) / %.2f s (gocf), "+
+				"SIP %.2f s (shell) / %.2f s (gocf).\n", what, sn, gn, sd[0].Seconds(), gd[0].Seconds(), sd[1].Seconds(), gd[1].Seconds())
+		}
 	}
 	return sb.String(), nil
 }
 
 // afterDetect returns the medians of the time from corosync's detection to
-// the VIP and to SIP answering: what Pacemaker and the agents add.
-func (r *BaselineResult) afterDetect() [2]time.Duration {
+// the VIP and to SIP answering (what Pacemaker and the agents add) over all
+// runs, or only those in which the DC survived (no election first), and how
+// many runs that is.
+func (r *BaselineResult) afterDetect(withDCLost bool) ([2]time.Duration, int) {
 	var vs, ss []time.Duration
 	for _, x := range r.Runs {
+		if x.WasDC && !withDCLost {
+			continue
+		}
 		vs, ss = append(vs, x.VIP-x.Detect), append(ss, x.SIP-x.Detect)
 	}
-	return [2]time.Duration{median(vs), median(ss)}
+	return [2]time.Duration{median(vs), median(ss)}, len(vs)
 }

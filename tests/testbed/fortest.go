@@ -2,6 +2,7 @@ package testbed
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -37,8 +38,15 @@ func ForTest(t testing.TB, env string, cfg Config) *Bed {
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
-			for _, n := range b.Nodes() {
-				t.Logf("%s pacemaker.log tail:\n%s", n, b.NodeLog(n, "var/log/pacemaker/pacemaker.log", 40))
+			if n, err := b.AnyRunning(); err == nil {
+				out, _ := b.Exec(n, time.Minute, nil, "crm_mon", "-1", "-r", "-f", "--show-detail")
+				t.Logf("crm_mon on %s:\n%s", n, out)
+			}
+			dir := filepath.Join(os.TempDir(), "gocf-testbed-logs", strings.ReplaceAll(t.Name(), "/", "_"))
+			if err := b.SaveLogs(dir); err != nil {
+				t.Logf("saving node logs: %v", err)
+			} else {
+				t.Logf("node logs saved in %s", dir)
 			}
 		}
 		t0 := time.Now()

@@ -267,3 +267,43 @@ func (b *Bed) NodeLog(n, path string, lines int) string {
 	}
 	return strings.Join(ring, "\n")
 }
+
+// nodeLogs are the files SaveLogs keeps of every node.
+var nodeLogs = []string{"var/log/pacemaker/pacemaker.log", "var/log/corosync/corosync.log", "var/log/corosync/qdevice.log", "var/log/gtb-init.log"}
+
+// SaveLogs copies every node's cluster logs (and, in vm mode, its kernel
+// log and console) to dir, so a failed test can be read after teardown.
+func (b *Bed) SaveLogs(dir string) error {
+	_ = os.RemoveAll(dir)
+	for _, n := range b.st.Nodes {
+		d := filepath.Join(dir, n)
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+		save := func(name, data string) { _ = os.WriteFile(filepath.Join(d, name), []byte(data), 0o644) }
+		if b.st.Mode == "vm" {
+			if data, err := os.ReadFile(filepath.Join(b.nodeDir(n), "console.log")); err == nil {
+				save("console.log", string(data))
+			}
+			if !b.Running(n) {
+				continue
+			}
+			out, _ := b.Exec(n, time.Minute, nil, "journalctl", "-b", "--no-pager", "-o", "short-precise")
+			save("journal.log", out)
+			for _, p := range nodeLogs {
+				out, _ := b.Exec(n, time.Minute, nil, "cat", "/"+p)
+				save(filepath.Base(p), out)
+			}
+			continue
+		}
+		for _, p := range nodeLogs {
+			if data, err := os.ReadFile(filepath.Join(b.nodeDir(n), "upper", p)); err == nil {
+				save(filepath.Base(p), string(data))
+			}
+		}
+	}
+	if data, err := os.ReadFile(filepath.Join(b.st.DataDir, "qnetd.log")); err == nil {
+		_ = os.WriteFile(filepath.Join(dir, "qnetd.log"), data, 0o644)
+	}
+	return nil
+}

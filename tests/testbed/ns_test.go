@@ -141,3 +141,11 @@ Nov 26 14:30:03.457 [474] n1 corosync notice  [TOTEM ] A new membership (1.d) wa
 		t.Fatal("found a membership change before since")
 	}
 }
+
+func TestScaleTimeouts(t *testing.T) {
+	in := "op start timeout=60s interval=0s \\\n\top monitor timeout=20s interval=10s\nparams call_drain_timeout=20"
+	want := "op start timeout=240s interval=0s \\\n\top monitor timeout=80s interval=10s\nparams call_drain_timeout=20"
+	if got := ScaleTimeouts(in, 4); got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+}

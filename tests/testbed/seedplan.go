@@ -3,6 +3,8 @@ package testbed
 import (
 	"errors"
 	"fmt"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -113,6 +115,9 @@ sync`)
 				return nil, fmt.Errorf("%v: %s", err, out)
 			}
 		}
+	}
+	if p.drbd && Accel() == "tcg" {
+		crm = ScaleTimeouts(crm, tcgSlowdown)
 	}
 	if err := b.CrmLoad(first, crm); err != nil {
 		return nil, err
@@ -349,9 +354,18 @@ func (p *SeedPlan) run(t *SeedTest) error {
 			return err
 		}
 	}
-	// stickiness: the PBX stays where it went
+	// no action may have failed on the way, and stickiness keeps the PBX where it went
+	if m, err := b.Mon(to); err != nil {
+		return err
+	} else if len(m.Failures) > 0 {
+		var fs []string
+		for _, f := range m.Failures {
+			fs = append(fs, f.String())
+		}
+		return fmt.Errorf("failed actions: %s", strings.Join(fs, "; "))
+	}
 	if w, err := b.WaitResource(p.timeout, SeedPBX); err != nil || w != to {
-		return fmt.Errorf("the PBX moved back to %s after the faulted node returned (stickiness): %v", w, err)
+		return fmt.Errorf("the PBX is on %s, not %s where it went, after the faulted node returned: %v", w, to, err)
 	}
 	t.Witnesses = len(p.witnesses)
 	t.DRBD = "no DRBD (shared disk)"
@@ -387,13 +401,16 @@ func SeedMarkdown(mode string, tests []SeedTest, command string) string {
 			fmt.Fprintf(&sb, "| %s | %s | **FAILED**: %v | | | | | | |\n", t.ID, t.Title, t.Err)
 			continue
 		}
-		stopped := "–"
+		stopped, rejoin := "–", "–"
 		if t.Stopped > 0 {
 			stopped = fmt.Sprintf("%.1f", t.Stopped.Seconds())
 		}
-		fmt.Fprintf(&sb, "| %s | %s (%s) | %s → %s | %.2f | %.2f | %s | %.1f | %d of %d | %s |\n",
+		if t.Rejoin > 0 {
+			rejoin = fmt.Sprintf("%.1f", t.Rejoin.Seconds())
+		}
+		fmt.Fprintf(&sb, "| %s | %s (%s) | %s → %s | %.2f | %.2f | %s | %s | %d of %d | %s |\n",
 			t.ID, t.Title, t.Faulted, t.From, t.To, t.Recovery.Seconds(), t.Outage.Seconds(), stopped,
-			t.Rejoin.Seconds(), t.Witnesses, t.Witnesses, t.DRBD)
+			rejoin, t.Witnesses, t.Witnesses, t.DRBD)
 	}
 	return sb.String()
 }
@@ -431,4 +448,19 @@ func RunSeedPlan(cfg Config, crm string) (tests []SeedTest, err error) {
 		}
 	}
 	return tests, nil
+}
+
+// tcgSlowdown is how much longer operations take in the VMs under TCG
+// (software emulation: a fork costs ~65 ms) than on the hardware the crm
+// examples' operation timeouts are written for.
+const tcgSlowdown = 4
+
+var opTimeout = regexp.MustCompile(`\btimeout=(\d+)s\b`)
+
+// ScaleTimeouts multiplies every "timeout=Ns" of a crm configuration by k.
+func ScaleTimeouts(crm string, k int) string {
+	return opTimeout.ReplaceAllStringFunc(crm, func(m string) string {
+		n, _ := strconv.Atoi(opTimeout.FindStringSubmatch(m)[1])
+		return fmt.Sprintf("timeout=%ds", n*k)
+	})
 }

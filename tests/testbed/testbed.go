@@ -114,10 +114,11 @@ type State struct {
 
 // Bed is a test bed, up or down.
 type Bed struct {
-	fault time.Time
-	cfg   Config
-	st    State
-	image *Image
+	fault      time.Time
+	poweredOff map[string]bool // by PowerOff or Shutdown, until Boot
+	cfg        Config
+	st         State
+	image      *Image
 }
 
 // New returns a Bed for cfg; it loads an existing state from cfg.StateDir if there is one.
@@ -434,6 +435,9 @@ func (b *Bed) Running(n string) bool {
 // Exec runs argv on node n (stdin may be nil) with a time limit; it returns stdout+stderr.
 func (b *Bed) Exec(n string, timeout time.Duration, stdin []byte, argv ...string) (string, error) {
 	if !b.Running(n) {
+		if b.st.Mode == "vm" && !b.poweredOff[n] {
+			return "", fmt.Errorf("VM %s is not running (not powered off by the bed); its console:\n%s", n, b.consoleTail(n, 25))
+		}
 		return "", fmt.Errorf("node %s is not running", n)
 	}
 	if b.st.Mode == "vm" {
@@ -469,10 +473,31 @@ func (b *Bed) AnyRunning(except ...string) (string, error) {
 // PowerOff is a power loss of node n: its link goes down, all its processes die at once and
 // its kernel state (addresses, routes, sockets; the VM) goes with them.
 func (b *Bed) PowerOff(n string) error {
+	b.markOff(n, true)
 	if b.st.Mode == "vm" {
 		return b.vmPowerOff(n)
 	}
 	return b.nsPowerOff(n)
+}
+
+func (b *Bed) markOff(n string, off bool) {
+	if b.poweredOff == nil {
+		b.poweredOff = map[string]bool{}
+	}
+	b.poweredOff[n] = off
+}
+
+// consoleTail is the end of a VM's serial console (why a VM died).
+func (b *Bed) consoleTail(n string, lines int) string {
+	data, err := os.ReadFile(filepath.Join(b.nodeDir(n), "console.log"))
+	if err != nil {
+		return err.Error()
+	}
+	l := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	if len(l) > lines {
+		l = l[len(l)-lines:]
+	}
+	return strings.Join(l, "\n")
 }
 
 // LastFault is when the last PowerOff or Cable cut the node's link (the instant a failover
@@ -497,6 +522,7 @@ func (b *Bed) Cable(n string, up bool) error {
 // Shutdown stops node n cleanly: pacemaker (which stops or moves its resources), then
 // corosync, then the node itself.
 func (b *Bed) Shutdown(n string) error {
+	b.markOff(n, true)
 	if b.st.Mode == "vm" {
 		return b.vmShutdown(n)
 	}
@@ -509,6 +535,7 @@ func (b *Bed) Boot(n string) error {
 	if b.Running(n) {
 		return fmt.Errorf("node %s is running", n)
 	}
+	b.markOff(n, false)
 	var err error
 	if b.st.Mode == "vm" {
 		err = b.vmBoot(n)
