@@ -42,8 +42,8 @@ type SeedTest struct {
 // SeedTests is table IV.
 var SeedTests = []SeedTest{
 	{ID: "2.1", Kind: "switch", Title: "DRBD and cluster check: a file copied to /replica, roles switched by hand"},
-	{ID: "2.2", Kind: "cable", Title: "network cable pulled on Asterisk1 (active)"},
-	{ID: "2.3", Kind: "cable", Title: "network cable pulled on Asterisk2 (active after 2.2)"},
+	{ID: "2.2", Kind: "cable", Title: "network cable pulled on the active server"},
+	{ID: "2.3", Kind: "cable", Title: "network cable pulled on the other server (active after 2.2)"},
 	{ID: "2.4", Kind: "shutdown", Title: "clean shutdown of the active server"},
 	{ID: "2.5", Kind: "shutdown", Title: "clean shutdown of the other server (active after 2.4)"},
 	{ID: "2.6", Kind: "power", Title: "power loss of the active server"},
@@ -193,12 +193,43 @@ func (p *SeedPlan) checkWitnesses(n string) error {
 	return nil
 }
 
-// splitBrains counts DRBD's split-brain reports in node n's kernel log.
-func (p *SeedPlan) splitBrains(n string) int {
-	out, _ := p.b.Sh(n, time.Minute, "dmesg | grep -c 'Split-Brain detected' || true")
-	var c int
-	fmt.Sscanf(strings.TrimSpace(out), "%d", &c)
-	return c
+// splitBrains counts DRBD's split-brain reports in node n's kernel log,
+// which starts anew at each boot (returned with it).
+func (p *SeedPlan) splitBrains(n string) (boot string, count int) {
+	out, _ := p.b.Sh(n, time.Minute, "cat /proc/sys/kernel/random/boot_id; dmesg | grep -c 'Split-Brain detected' || true")
+	f := strings.Fields(out)
+	if len(f) == 2 {
+		boot = f[0]
+		fmt.Sscanf(f[1], "%d", &count)
+	}
+	return boot, count
+}
+
+type kernelLog struct {
+	boot  string
+	count int
+}
+
+// splitBrainsSince counts the reports on every node since the counts in before.
+func (p *SeedPlan) splitBrainsSince(before map[string]kernelLog) int {
+	total := 0
+	for _, n := range p.b.st.Nodes {
+		boot, c := p.splitBrains(n)
+		if b, ok := before[n]; ok && b.boot == boot {
+			c -= b.count
+		}
+		total += c
+	}
+	return total
+}
+
+func (p *SeedPlan) kernelLogs() map[string]kernelLog {
+	m := map[string]kernelLog{}
+	for _, n := range p.b.st.Nodes {
+		boot, c := p.splitBrains(n)
+		m[n] = kernelLog{boot, c}
+	}
+	return m
 }
 
 // waitSynced waits until r0 is Connected and UpToDate/UpToDate with one Primary.
@@ -232,9 +263,9 @@ func (p *SeedPlan) run(t *SeedTest) error {
 	}
 	other := p.other(active)
 	t.From = active
-	sbBefore := 0
+	var sbBefore map[string]kernelLog
 	if p.drbd {
-		sbBefore = p.splitBrains(other) + p.splitBrains(active)
+		sbBefore = p.kernelLogs()
 	}
 	if err := p.witness(active, "before-"+t.ID); err != nil {
 		return err
@@ -370,7 +401,7 @@ func (p *SeedPlan) run(t *SeedTest) error {
 	t.Witnesses = len(p.witnesses)
 	t.DRBD = "no DRBD (shared disk)"
 	if p.drbd {
-		sb := p.splitBrains(to) + p.splitBrains(p.other(to)) - sbBefore
+		sb := p.splitBrainsSince(sbBefore)
 		switch {
 		case sb == 0:
 			t.DRBD = "no split brain; UpToDate/UpToDate"
@@ -391,7 +422,7 @@ func (p *SeedPlan) run(t *SeedTest) error {
 func SeedMarkdown(mode string, tests []SeedTest, command string) string {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "\n### %s mode, %s\n\nCommand: `%s` (as root).\n\n", mode, time.Now().UTC().Format("2006-01-02 15:04 UTC"), command)
-	sb.WriteString("| test | fault | PBX moved | SIP answered again after (s) | SIP outage (s) | cut-off node stopped the PBX after (s) | node back, resync done (s) | fsync'ed files intact | DRBD |\n|---|---|---|---|---|---|---|---|---|\n")
+	sb.WriteString("| test | fault | PBX moved | SIP answered again after (s) | SIP outage (s) | cut-off node stopped the PBX after (s) | faulted node back (and DRBD in sync) after (s) | fsync'ed files intact | DRBD |\n|---|---|---|---|---|---|---|---|---|\n")
 	for _, t := range tests {
 		if t.Skipped != "" {
 			fmt.Fprintf(&sb, "| %s | %s | not run: %s | | | | | | |\n", t.ID, t.Title, t.Skipped)
