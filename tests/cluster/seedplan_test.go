@@ -27,6 +27,14 @@ func seedPlan(t *testing.T, env string, cfg testbed.Config, example string) {
 		t.Fatal(err)
 	}
 	defer p.Close()
+	if cfg.Mode == "vm" && os.Getenv("GOCF_SEEDPLAN_FULL") != "1" {
+		// Under TCG each reboot of a VM costs minutes. The tests whose DRBD
+		// path differs from another one's run here; the clean shutdowns and
+		// the second power loss run in ns mode (TestSeedPlanNS) and in the
+		// full plan (GOCF_SEEDPLAN_FULL=1, or testbed seedplan --mode vm).
+		why := "in ns mode; in vm mode with GOCF_SEEDPLAN_FULL=1"
+		p.Skip = map[string]string{"2.4": why, "2.5": why, "2.7": why}
+	}
 	tests := p.Run()
 	t.Log(testbed.SeedMarkdown(cfg.Mode, tests, "go test -run "+t.Name()+" ./tests/cluster/"))
 	for _, st := range tests {
