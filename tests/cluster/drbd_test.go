@@ -17,14 +17,8 @@ func drbdBed(t *testing.T) *testbed.Bed {
 	if err := b.DRBDInit(); err != nil {
 		t.Fatal(err)
 	}
-	first := b.Nodes()[0]
-	if out, err := b.Exec(first, time.Minute, nil, "drbdadm", "secondary", "r0"); err != nil {
-		t.Fatalf("%v %s", err, out)
-	}
-	for _, n := range b.Nodes() {
-		if out, err := b.Exec(n, time.Minute, nil, "drbdadm", "down", "r0"); err != nil {
-			t.Fatalf("%v %s", err, out)
-		}
+	if err := b.DRBDHandOver(); err != nil {
+		t.Fatal(err)
 	}
 	return b
 }

@@ -77,15 +77,8 @@ func run(bin string, drbd bool, example, crm string) (err error) {
 		if err := b.DRBDInit(); err != nil {
 			return err
 		}
-		for i, n := range b.Nodes() {
-			if i == 0 {
-				if _, err := b.Exec(n, time.Minute, nil, "drbdadm", "secondary", "r0"); err != nil {
-					return err
-				}
-			}
-			if _, err := b.Exec(n, time.Minute, nil, "drbdadm", "down", "r0"); err != nil {
-				return err
-			}
+		if err := b.DRBDHandOver(); err != nil {
+			return err
 		}
 	}
 	step("loading the gocf PBX stack: crm configure load update %s", example)

@@ -60,6 +60,21 @@ func (b *Bed) DRBDInit() error {
 	return err
 }
 
+// DRBDHandOver demotes r0 and takes it down on every node, so that
+// Pacemaker's DRBD agent finds it as a cluster would at start: configured,
+// initialised, UpToDate on both sides, not running.
+func (b *Bed) DRBDHandOver() error {
+	if out, err := b.Exec(b.st.Nodes[0], time.Minute, nil, "drbdadm", "secondary", "r0"); err != nil {
+		return fmt.Errorf("%v: %s", err, out)
+	}
+	for _, n := range b.st.Nodes {
+		if out, err := b.Exec(n, time.Minute, nil, "drbdadm", "down", "r0"); err != nil {
+			return fmt.Errorf("%v: %s", err, out)
+		}
+	}
+	return nil
+}
+
 // BaselineRun is one failover measurement.
 type BaselineRun struct {
 	Active string
@@ -196,14 +211,8 @@ func Baseline(cfg Config, runs int, st *Stack) (res *BaselineResult, err error) 
 		if err := b.DRBDInit(); err != nil {
 			return nil, err
 		}
-		// pacemaker owns DRBD from here
-		if _, err := b.Exec(b.st.Nodes[0], 60*time.Second, nil, "drbdadm", "secondary", "r0"); err != nil {
+		if err := b.DRBDHandOver(); err != nil {
 			return nil, err
-		}
-		for _, n := range b.st.Nodes {
-			if _, err := b.Exec(n, 60*time.Second, nil, "drbdadm", "down", "r0"); err != nil {
-				return nil, err
-			}
 		}
 		fsDev = "/dev/drbd0"
 		crm = `primitive p_drbd ocf:linbit:drbd params drbd_resource=r0 op monitor interval=29s role=Promoted timeout=60s op monitor interval=31s role=Unpromoted timeout=60s op start timeout=240s op stop timeout=100s

@@ -108,18 +108,12 @@ sync`)
 		}
 	}
 	if p.drbd {
-		// Pacemaker owns DRBD from here.
-		if out, err := b.Exec(first, time.Minute, nil, "drbdadm", "secondary", "r0"); err != nil {
-			return nil, fmt.Errorf("%v: %s", err, out)
+		if err := b.DRBDHandOver(); err != nil {
+			return nil, err
 		}
-		for _, n := range b.st.Nodes {
-			if out, err := b.Exec(n, time.Minute, nil, "drbdadm", "down", "r0"); err != nil {
-				return nil, fmt.Errorf("%v: %s", err, out)
-			}
+		if Accel() == "tcg" {
+			crm = ScaleTimeouts(crm, tcgSlowdown)
 		}
-	}
-	if p.drbd && Accel() == "tcg" {
-		crm = ScaleTimeouts(crm, tcgSlowdown)
 	}
 	if err := b.CrmLoad(first, crm); err != nil {
 		return nil, err
