@@ -56,8 +56,9 @@ var SeedTests = []SeedTest{
 type SeedPlan struct {
 	b         *Bed
 	drbd      bool
-	timeout   time.Duration
-	witnesses []string // paths under /replica; content is the path itself
+	timeout   time.Duration // for the cluster to act
+	cmd       time.Duration // for one command on a node
+	witnesses []string      // paths under /replica; content is the path itself
 	sip       *Prober
 	// Skip maps test IDs to the reason they are not run (a shorter plan).
 	Skip map[string]string
@@ -67,14 +68,14 @@ type SeedPlan struct {
 // holding Asterisk's directories, and loads crm (crm-examples/pbx-drbd.crm
 // or pbx-shared.crm). It returns when the PBX answers SIP on the VIP.
 func (b *Bed) SeedSetup(crm string) (*SeedPlan, error) {
-	p := &SeedPlan{b: b, drbd: b.st.Mode == "vm", timeout: 2 * time.Minute}
+	p := &SeedPlan{b: b, drbd: b.st.Mode == "vm", timeout: 2 * time.Minute, cmd: time.Minute}
 	if b.st.QNetd == nil || !b.st.Asterisk || len(b.st.Nodes) != 2 {
 		return nil, errors.New("the seed plan needs a 2-node bed up with QDevice and Asterisk")
 	}
 	first := b.st.Nodes[0]
 	dev := b.st.Loop
 	if p.drbd {
-		p.timeout = 10 * time.Minute
+		p.timeout, p.cmd = 10*time.Minute, 5*time.Minute
 		if err := b.DRBDInit(); err != nil {
 			return nil, err
 		}
@@ -93,11 +94,11 @@ cp -a /var/log/asterisk /replica/asterisk/log
 sync -f /replica
 umount /replica
 `
-	if out, err := b.Sh(first, 2*time.Minute, script); err != nil {
+	if out, err := b.Sh(first, p.cmd, script); err != nil {
 		return nil, fmt.Errorf("seed layout on %s: %v: %s", first, err, out)
 	}
 	for _, n := range b.st.Nodes {
-		out, err := b.Sh(n, time.Minute, `set -e
+		out, err := b.Sh(n, p.cmd, `set -e
 mkdir -p /replica
 for p in etc/asterisk:etc var/lib/asterisk:lib var/spool/asterisk:spool var/log/asterisk:log; do
   mv "/${p%%:*}" "/${p%%:*}.local"; ln -s "/replica/asterisk/${p##*:}" "/${p%%:*}"
@@ -175,7 +176,7 @@ func (p *SeedPlan) other(n string) string {
 // witness writes and fsyncs a new file under /replica on node n.
 func (p *SeedPlan) witness(n, name string) error {
 	path := "/replica/witness/" + name
-	out, err := p.b.Sh(n, time.Minute, fmt.Sprintf("printf %%s '%s' > '%s' && sync '%s'", path, path, path))
+	out, err := p.b.Sh(n, p.cmd, fmt.Sprintf("printf %%s '%s' > '%s' && sync '%s'", path, path, path))
 	if err != nil {
 		return fmt.Errorf("witness %s on %s: %v: %s", path, n, err, out)
 	}
@@ -186,7 +187,7 @@ func (p *SeedPlan) witness(n, name string) error {
 // checkWitnesses reads every witness written so far on node n.
 func (p *SeedPlan) checkWitnesses(n string) error {
 	for _, w := range p.witnesses {
-		out, err := p.b.Exec(n, time.Minute, nil, "cat", w)
+		out, err := p.b.Exec(n, p.cmd, nil, "cat", w)
 		if err != nil || out != w {
 			return fmt.Errorf("fsync'ed file %s lost or changed on %s: %q %v", w, n, out, err)
 		}
@@ -197,7 +198,7 @@ func (p *SeedPlan) checkWitnesses(n string) error {
 // splitBrains counts DRBD's split-brain reports in node n's kernel log,
 // which starts anew at each boot (returned with it).
 func (p *SeedPlan) splitBrains(n string) (boot string, count int) {
-	out, _ := p.b.Sh(n, time.Minute, "cat /proc/sys/kernel/random/boot_id; dmesg | grep -c 'Split-Brain detected' || true")
+	out, _ := p.b.Sh(n, p.cmd, "cat /proc/sys/kernel/random/boot_id; dmesg | grep -c 'Split-Brain detected' || true")
 	f := strings.Fields(out)
 	if len(f) == 2 {
 		boot = f[0]
@@ -237,7 +238,7 @@ func (p *SeedPlan) kernelLogs() map[string]kernelLog {
 func (p *SeedPlan) waitSynced(active string) error {
 	var last string
 	if !Poll(p.timeout, time.Second, func() bool {
-		out, err := p.b.Sh(active, time.Minute, "echo $(drbdadm cstate r0) $(drbdadm dstate r0) $(drbdadm role r0)")
+		out, err := p.b.Sh(active, p.cmd, "echo $(drbdadm cstate r0) $(drbdadm dstate r0) $(drbdadm role r0)")
 		last = strings.TrimSpace(out)
 		return err == nil && last == "Connected UpToDate/UpToDate Primary/Secondary"
 	}) {
@@ -277,13 +278,14 @@ func (p *SeedPlan) run(t *SeedTest) error {
 	switch t.Kind {
 	case "switch":
 		// the seed: cp /etc/hosts /replica, switch roles by hand, ls /replica on the other node
-		if out, err := b.Sh(active, time.Minute, "cp /etc/hosts /replica/hosts && sync /replica/hosts"); err != nil {
+		if out, err := b.Sh(active, p.cmd, "cp /etc/hosts /replica/hosts && sync /replica/hosts"); err != nil {
 			return fmt.Errorf("%v: %s", err, out)
 		}
 		t.Faulted = active
 		mark = time.Now()
-		if out, err := b.Crm(active, time.Minute, "resource", "move", "pbx", other); err != nil {
-			return fmt.Errorf("crm resource move: %v: %s", err, out)
+		// Pacemaker's own CLI: crmsh (Python) can take over a minute to start in a loaded TCG VM
+		if out, err := b.Exec(active, p.timeout, nil, "crm_resource", "--move", "-r", "pbx", "-N", other); err != nil {
+			return fmt.Errorf("crm_resource --move: %v: %s", err, out)
 		}
 	case "cable":
 		t.Faulted = active
@@ -350,11 +352,11 @@ func (p *SeedPlan) run(t *SeedTest) error {
 		return err
 	}
 	if t.Kind == "switch" {
-		if out, err := b.Sh(to, time.Minute, "cmp /etc/hosts /replica/hosts"); err != nil {
+		if out, err := b.Sh(to, p.cmd, "cmp /etc/hosts /replica/hosts"); err != nil {
 			return fmt.Errorf("/replica/hosts after the switch: %v: %s", err, out)
 		}
-		if out, err := b.Crm(to, time.Minute, "resource", "clear", "pbx"); err != nil {
-			return fmt.Errorf("crm resource clear: %v: %s", err, out)
+		if out, err := b.Exec(to, p.timeout, nil, "crm_resource", "--clear", "-r", "pbx"); err != nil {
+			return fmt.Errorf("crm_resource --clear: %v: %s", err, out)
 		}
 	}
 	// written while the faulted node is away: must reach it by resync
