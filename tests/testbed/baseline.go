@@ -186,12 +186,9 @@ func Baseline(cfg Config, runs int, st *Stack) (res *BaselineResult, err error) 
 	cfg.defaults()
 	cfg.Asterisk = true
 	cfg.SharedDisk = cfg.Mode == "ns"
-	b, err := New(cfg)
+	b, err := newIdle(cfg)
 	if err != nil {
 		return nil, err
-	}
-	if b.st.Mode != "" {
-		return nil, fmt.Errorf("a test bed is up: run down first")
 	}
 	defer func() {
 		if derr := b.Down(); derr != nil && err == nil {

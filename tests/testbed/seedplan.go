@@ -455,12 +455,9 @@ func RunSeedPlan(cfg Config, crm string) (tests []SeedTest, err error) {
 	cfg.defaults()
 	cfg.Nodes, cfg.QDevice, cfg.Asterisk = 2, true, true
 	cfg.SharedDisk = cfg.Mode == "ns"
-	b, err := New(cfg)
+	b, err := newIdle(cfg)
 	if err != nil {
 		return nil, err
-	}
-	if b.st.Mode != "" {
-		return nil, errors.New("a test bed is up: run down first")
 	}
 	defer func() {
 		if derr := b.Down(); derr != nil && err == nil {

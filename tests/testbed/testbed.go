@@ -136,6 +136,19 @@ func New(cfg Config) (*Bed, error) {
 	return b, nil
 }
 
+// newIdle is New for the commands that bring up and take down their own bed:
+// a bed already up belongs to someone else and is left alone.
+func newIdle(cfg Config) (*Bed, error) {
+	b, err := New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if b.st.Mode != "" {
+		return nil, errors.New("a test bed is up: run down first")
+	}
+	return b, nil
+}
+
 func (b *Bed) statePath() string { return filepath.Join(b.cfg.StateDir, "state.json") }
 
 func (b *Bed) save() error {
