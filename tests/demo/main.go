@@ -83,6 +83,12 @@ func run(bin string, drbd bool, example, crm string) (err error) {
 	}
 	step("loading the gocf PBX stack: crm configure load update %s", example)
 	fmt.Print(indent(crm))
+	if drbd {
+		var scaled bool
+		if crm, scaled = testbed.VMTimeouts(crm); scaled {
+			fmt.Printf("    (operation timeouts multiplied by 4: the VMs run under software emulation, no KVM)\n")
+		}
+	}
 	if err := b.CrmLoad(b.Nodes()[0], crm); err != nil {
 		return err
 	}

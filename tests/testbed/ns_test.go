@@ -2,6 +2,7 @@ package testbed
 
 import (
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -147,5 +148,22 @@ func TestScaleTimeouts(t *testing.T) {
 	want := "op start timeout=240s interval=0s \\\n\top monitor timeout=80s interval=10s\nparams call_drain_timeout=20"
 	if got := ScaleTimeouts(in, 4); got != want {
 		t.Fatalf("got %q, want %q", got, want)
+	}
+}
+
+func TestAgentOps(t *testing.T) {
+	log := `Nov 26 16:49:55.035 n2 pacemaker-execd     [542] (log_finished) 	info: pbx-drbd promote (call 28, PID 2039) exited with status 0 (execution time 4.816s)
+Nov 26 16:50:04.000 n2 pacemaker-execd     [542] (log_finished) 	info: pbx-fs monitor (call 29, PID 2040) exited with status 0 (execution time 45ms after being queued 1ms)
+Nov 26 16:50:09.967 n2 pacemaker-execd     [542] (log_finished) 	info: pbx-vip start (call 33, PID 2123) exited with status 0 (execution time 612ms after being queued 6ms)
+Nov 26 16:51:50.323 n2 pacemaker-execd     [542] (log_finished) 	info: pbx-asterisk start (call 35, PID 2145) exited with status 0 (execution time 1m37.612s after being queued 45ms)
+`
+	since := time.Date(2026, 11, 26, 16, 50, 0, 0, time.Local)
+	got := agentOps(log, since)
+	want := []AgentOp{
+		{Rsc: "pbx-vip", Op: "start", Exec: 612 * time.Millisecond, End: 9967 * time.Millisecond},
+		{Rsc: "pbx-asterisk", Op: "start", Exec: 97612 * time.Millisecond, End: 110323 * time.Millisecond},
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("got %+v, want %+v", got, want)
 	}
 }

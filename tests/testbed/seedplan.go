@@ -112,9 +112,7 @@ sync`)
 		if err := b.DRBDHandOver(); err != nil {
 			return nil, err
 		}
-		if Accel() == "tcg" {
-			crm = ScaleTimeouts(crm, tcgSlowdown)
-		}
+		crm, _ = VMTimeouts(crm)
 	}
 	if err := b.CrmLoad(first, crm); err != nil {
 		return nil, err
@@ -485,6 +483,15 @@ func RunSeedPlan(cfg Config, crm string) (tests []SeedTest, err error) {
 // (software emulation: a fork costs ~65 ms) than on the hardware the crm
 // examples' operation timeouts are written for.
 const tcgSlowdown = 4
+
+// VMTimeouts returns crm with its operation timeouts fitted to the VMs:
+// multiplied by tcgSlowdown under TCG (and scaled true), else unchanged.
+func VMTimeouts(crm string) (string, bool) {
+	if Accel() != "tcg" {
+		return crm, false
+	}
+	return ScaleTimeouts(crm, tcgSlowdown), true
+}
 
 var opTimeout = regexp.MustCompile(`\btimeout=(\d+)s\b`)
 
