@@ -47,7 +47,7 @@ func run(bin string, drbd bool, example, crm string) (err error) {
 	cfg := testbed.Config{Mode: "ns", Nodes: 3, SharedDisk: true, Asterisk: true, AgentsDir: bin, Log: os.Stderr}
 	timeout := 2 * time.Minute
 	if drbd {
-		cfg = testbed.Config{Mode: "vm", Asterisk: true, AgentsDir: bin, Log: os.Stderr}
+		cfg = testbed.Config{Mode: "vm", Nodes: 2, Asterisk: true, AgentsDir: bin, Log: os.Stderr}
 		timeout = 15 * time.Minute
 	}
 	b, err := testbed.New(cfg)

@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -245,6 +246,14 @@ rsc_defaults rsc-options: resource-stickiness=100
 		if err != nil {
 			return res, err
 		}
+		if err := b.WaitSettled(active, timeout); err != nil {
+			return res, fmt.Errorf("run %d: %w", i+1, err)
+		}
+		if cfg.Mode == "vm" {
+			if err := b.WaitDRBDSynced(active, timeout, 5*time.Minute); err != nil {
+				return res, fmt.Errorf("run %d: %w", i+1, err)
+			}
+		}
 		if !Poll(timeout, 200*time.Millisecond, sip.Once) {
 			return res, fmt.Errorf("run %d: SIP on the VIP does not answer before the fault", i+1)
 		}
@@ -291,6 +300,31 @@ rsc_defaults rsc-options: resource-stickiness=100
 		}
 	}
 	return res, nil
+}
+
+// WaitDRBDSynced waits until r0 on the active node is Connected and
+// UpToDate/UpToDate with it Primary; each check is bounded by cmd.
+func (b *Bed) WaitDRBDSynced(active string, timeout, cmd time.Duration) error {
+	var last string
+	if !Poll(timeout, time.Second, func() bool {
+		out, err := b.Sh(active, cmd, "echo $(drbdadm cstate r0) $(drbdadm dstate r0) $(drbdadm role r0)")
+		last = strings.TrimSpace(out)
+		return err == nil && last == "Connected UpToDate/UpToDate Primary/Secondary"
+	}) {
+		return fmt.Errorf("DRBD on %s did not get back to Connected UpToDate/UpToDate Primary/Secondary: %q", active, last)
+	}
+	return nil
+}
+
+// WaitSettled waits until Pacemaker has nothing left to do (crm_resource
+// --wait): a node that just joined has started its clone instances, so a
+// fault does not hit a cluster still busy with the last one.
+func (b *Bed) WaitSettled(n string, timeout time.Duration) error {
+	secs := strconv.Itoa(int(timeout.Seconds()))
+	if out, err := b.Exec(n, timeout+time.Minute, nil, "crm_resource", "--wait", "--timeout", secs+"s"); err != nil {
+		return fmt.Errorf("cluster not settled: %v: %s", err, out)
+	}
+	return nil
 }
 
 // CrmLoad loads a crm shell configuration (update) on node n.

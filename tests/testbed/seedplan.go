@@ -234,15 +234,7 @@ func (p *SeedPlan) kernelLogs() map[string]kernelLog {
 
 // waitSynced waits until r0 is Connected and UpToDate/UpToDate with one Primary.
 func (p *SeedPlan) waitSynced(active string) error {
-	var last string
-	if !Poll(p.timeout, time.Second, func() bool {
-		out, err := p.b.Sh(active, p.cmd, "echo $(drbdadm cstate r0) $(drbdadm dstate r0) $(drbdadm role r0)")
-		last = strings.TrimSpace(out)
-		return err == nil && last == "Connected UpToDate/UpToDate Primary/Secondary"
-	}) {
-		return fmt.Errorf("DRBD on %s did not get back to Connected UpToDate/UpToDate Primary/Secondary: %q", active, last)
-	}
-	return nil
+	return p.b.WaitDRBDSynced(active, p.timeout, p.cmd)
 }
 
 // pbxStopped reports whether node n runs no Asterisk and, with DRBD, is not Primary.
