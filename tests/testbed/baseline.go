@@ -138,7 +138,7 @@ func (r *BaselineResult) Markdown(command string) string {
 		median(dets).Seconds(), median(vips).Seconds(), median(sips).Seconds(), median(avs).Seconds(), median(ass).Seconds())
 	if r.Mode == "vm" {
 		sb.WriteString("\nIn the VMs the membership time is read on the survivor's clock, set against the host's with one `date` " +
-			"through the bed's command channel (uncertain by half its round trip, under a second).\n")
+			"through the bed's command channel (uncertain by half its round trip).\n")
 	}
 	sb.WriteString("\nThe survivor's agent actions after the new membership (pacemaker-execd's execution times in s; " +
 		"when each ended, in s after the membership):\n\n")
