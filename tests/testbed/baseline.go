@@ -128,14 +128,23 @@ func (r *BaselineResult) Markdown(command string) string {
 	fmt.Fprintf(&sb, "Command: `%s` (as root).\n\n", command)
 	var dets, avs, ass []time.Duration
 	sb.WriteString("| run | active node powered off | corosync membership without it (s) | VIP answers ping (s) | SIP OPTIONS answered on VIP (s) | VIP after membership (s) | SIP after membership (s) |\n|---|---|---|---|---|---|---|\n")
-	for i, x := range r.Runs {
-		fmt.Fprintf(&sb, "| %d | %s | %.2f | %.2f | %.2f | %.2f | %.2f |\n", i+1, x.node(), x.Detect.Seconds(), x.VIP.Seconds(), x.SIP.Seconds(),
-			(x.VIP - x.Detect).Seconds(), (x.SIP - x.Detect).Seconds())
-		vips, sips, dets = append(vips, x.VIP), append(sips, x.SIP), append(dets, x.Detect)
-		avs, ass = append(avs, x.VIP-x.Detect), append(ass, x.SIP-x.Detect)
+	secs := func(d time.Duration, known bool) string {
+		if !known {
+			return "–"
+		}
+		return fmt.Sprintf("%.2f", d.Seconds())
 	}
-	fmt.Fprintf(&sb, "| **median** (%d runs) | | **%.2f** | **%.2f** | **%.2f** | **%.2f** | **%.2f** |\n", len(r.Runs),
-		median(dets).Seconds(), median(vips).Seconds(), median(sips).Seconds(), median(avs).Seconds(), median(ass).Seconds())
+	for i, x := range r.Runs {
+		known := x.Detect != 0 // the survivor's logs could not be read
+		fmt.Fprintf(&sb, "| %d | %s | %s | %.2f | %.2f | %s | %s |\n", i+1, x.node(), secs(x.Detect, known), x.VIP.Seconds(), x.SIP.Seconds(),
+			secs(x.VIP-x.Detect, known), secs(x.SIP-x.Detect, known))
+		vips, sips = append(vips, x.VIP), append(sips, x.SIP)
+		if known {
+			dets, avs, ass = append(dets, x.Detect), append(avs, x.VIP-x.Detect), append(ass, x.SIP-x.Detect)
+		}
+	}
+	fmt.Fprintf(&sb, "| **median** (%d runs) | | **%s** | **%.2f** | **%.2f** | **%s** | **%s** |\n", len(r.Runs),
+		secs(median(dets), len(dets) > 0), median(vips).Seconds(), median(sips).Seconds(), secs(median(avs), len(avs) > 0), secs(median(ass), len(ass) > 0))
 	if r.Mode == "vm" {
 		sb.WriteString("\nIn the VMs the membership time is read on the survivor's clock, set against the host's with one `date` " +
 			"through the bed's command channel (uncertain by half its round trip).\n")

@@ -80,7 +80,7 @@ func Compare(cfg Config, runs int, command string) (string, error) {
 func (r *BaselineResult) afterDetect(withDCLost bool) ([2]time.Duration, int) {
 	var vs, ss []time.Duration
 	for _, x := range r.Runs {
-		if x.WasDC && !withDCLost {
+		if x.Detect == 0 || x.WasDC && !withDCLost {
 			continue
 		}
 		vs, ss = append(vs, x.VIP-x.Detect), append(ss, x.SIP-x.Detect)

@@ -167,3 +167,19 @@ Nov 26 16:51:50.323 n2 pacemaker-execd     [542] (log_finished) 	info: pbx-aster
 		t.Fatalf("got %+v, want %+v", got, want)
 	}
 }
+
+func TestBaselineMarkdownUnknownDetection(t *testing.T) {
+	r := &BaselineResult{Mode: "ns", Stack: "s", Runs: []BaselineRun{
+		{Active: "n1", VIP: 4 * time.Second, SIP: 5 * time.Second, Detect: 3 * time.Second},
+		{Active: "n2", VIP: 6 * time.Second, SIP: 7 * time.Second}, // logs unreadable
+	}}
+	md := r.Markdown("cmd")
+	for _, want := range []string{"| 2 | n2 | – | 6.00 | 7.00 | – | – |", "| **median** (2 runs) | | **3.00** | **5.00** | **6.00** | **1.00** | **2.00** |"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("missing %q in\n%s", want, md)
+		}
+	}
+	if d, n := r.afterDetect(true); n != 1 || d[0] != time.Second {
+		t.Errorf("afterDetect: %v over %d runs, want 1s over 1", d, n)
+	}
+}
