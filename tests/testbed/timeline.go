@@ -83,6 +83,9 @@ func (b *Bed) timeline(n string, tf time.Time) (detect time.Duration, ops []Agen
 
 // opsSummary renders the actions compactly: "p_drbd notify 1.2, p_drbd promote 4.8 (+6.0)".
 func opsSummary(ops []AgentOp) string {
+	if len(ops) == 0 {
+		return "(the survivor's logs could not be read)"
+	}
 	var parts []string
 	for _, o := range ops {
 		parts = append(parts, fmt.Sprintf("%s %s %.1f (ends +%.1f)", o.Rsc, o.Op, o.Exec.Seconds(), o.End.Seconds()))
