@@ -157,29 +157,6 @@ func (r *BaselineResult) Markdown(command string) string {
 	return sb.String()
 }
 
-// membershipLeft finds when node n's corosync formed a membership that left
-// a node out, at or after since (corosync.log with hires timestamps).
-func (b *Bed) membershipLeft(n string, since time.Time) (time.Time, bool) {
-	return membershipLeft(b.NodeLog(n, "var/log/corosync/corosync.log", 200), since)
-}
-
-func membershipLeft(log string, since time.Time) (time.Time, bool) {
-	for _, l := range strings.Split(log, "\n") {
-		if !strings.Contains(l, "A new membership") || !strings.Contains(l, "Members left") || len(l) < 19 {
-			continue
-		}
-		t, err := time.ParseInLocation("Jan _2 15:04:05.000", l[:19], time.Local)
-		if err != nil {
-			continue
-		}
-		t = t.AddDate(since.Year(), 0, 0)
-		if !t.Before(since.Truncate(time.Millisecond)) {
-			return t, true
-		}
-	}
-	return time.Time{}, false
-}
-
 // Stack replaces the resource configuration of Baseline, so that another stack (the gocf
 // agents) is measured in the same harness.
 type Stack struct {

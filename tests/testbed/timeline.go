@@ -20,22 +20,51 @@ type AgentOp struct {
 // "p_ast start (call 35, PID 2145) exited with status 0 (execution time 1m37.612s after being queued 45ms)".
 var finishedRe = regexp.MustCompile(`\(log_finished\)\s+\w+: (\S+) (\w+) \(call \d+, PID \d+\) exited with status \d+ \(execution time ([0-9hms.]+)`)
 
+// logTime reads the hires timestamp that starts a corosync.log or
+// pacemaker.log line ("Nov 26 16:50:11.155"), in since's year, and tells
+// whether it is at or after since.
+func logTime(line string, since time.Time) (time.Time, bool) {
+	if len(line) < 19 {
+		return time.Time{}, false
+	}
+	t, err := time.ParseInLocation("Jan _2 15:04:05.000", line[:19], time.Local)
+	if err != nil {
+		return time.Time{}, false
+	}
+	t = t.AddDate(since.Year(), 0, 0)
+	return t, !t.Before(since.Truncate(time.Millisecond))
+}
+
+// membershipLeft finds when node n's corosync formed a membership that left
+// a node out, at or after since.
+func (b *Bed) membershipLeft(n string, since time.Time) (time.Time, bool) {
+	return membershipLeft(b.NodeLog(n, "var/log/corosync/corosync.log", 200), since)
+}
+
+func membershipLeft(log string, since time.Time) (time.Time, bool) {
+	for _, l := range strings.Split(log, "\n") {
+		if !strings.Contains(l, "A new membership") || !strings.Contains(l, "Members left") {
+			continue
+		}
+		if t, ok := logTime(l, since); ok {
+			return t, true
+		}
+	}
+	return time.Time{}, false
+}
+
 // agentOps returns the non-recurring actions finished at or after since
 // in a pacemaker.log, with their end relative to since.
 func agentOps(log string, since time.Time) []AgentOp {
 	var ops []AgentOp
 	for _, l := range strings.Split(log, "\n") {
 		m := finishedRe.FindStringSubmatch(l)
-		if m == nil || m[2] == "monitor" || len(l) < 19 {
+		if m == nil || m[2] == "monitor" {
 			continue
 		}
-		t, err := time.ParseInLocation("Jan _2 15:04:05.000", l[:19], time.Local)
-		if err != nil {
-			continue
-		}
-		t = t.AddDate(since.Year(), 0, 0)
+		t, after := logTime(l, since)
 		d, err := time.ParseDuration(m[3]) // "45ms", "19.608s", "1m37.612s"
-		if err != nil || t.Before(since.Truncate(time.Millisecond)) {
+		if err != nil || !after {
 			continue
 		}
 		ops = append(ops, AgentOp{Rsc: m[1], Op: m[2], Exec: d, End: t.Sub(since)})
