@@ -80,10 +80,7 @@ func parseConfig(r *ocf.Request) (config, error) {
 	return c, nil
 }
 
-func check(r *ocf.Request) error {
-	_, err := parseConfig(r)
-	return err
-}
+func check(r *ocf.Request) (any, error) { return parseConfig(r) }
 
 // node is the configuration resolved on this node.
 type node struct {
@@ -108,7 +105,7 @@ func (n *node) ctl() Ctl {
 // reports success while an Asterisk whose configuration became unreadable
 // still runs.
 func resolve(r *ocf.Request) (*node, ocf.Status) {
-	c, _ := parseConfig(r)
+	c := ocf.Config[config](r)
 	n := &node{config: c, bin: c.binary, conf: &Conf{Dirs: defaultDirs}}
 	bin, err := exec.LookPath(c.binary)
 	if err != nil {

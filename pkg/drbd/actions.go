@@ -31,7 +31,7 @@ type inv struct {
 }
 
 func (a *agent) begin(r *ocf.Request) *inv {
-	c, _ := parseConfig(r) // Check has accepted it
+	c := ocf.Config[config](r)
 	return &inv{agent: a, r: r, c: c, t: a.tools(c, r)}
 }
 

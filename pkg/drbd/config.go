@@ -81,10 +81,7 @@ func parseConfig(r *ocf.Request) (config, error) {
 	return c, nil
 }
 
-func check(r *ocf.Request) error {
-	_, err := parseConfig(r)
-	return err
-}
+func check(r *ocf.Request) (any, error) { return parseConfig(r) }
 
 // meta reads a clone meta attribute under its Pacemaker 2.1 name, then its
 // older name (master-max before promoted-max).

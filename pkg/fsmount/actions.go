@@ -116,13 +116,13 @@ func mountPoint(ctx context.Context, r *ocf.Request, c config) (mounts.Table, st
 }
 
 func (a *agent) validate(ctx context.Context, r *ocf.Request) ocf.Status {
-	c, _ := parseConfig(r)
+	c := ocf.Config[config](r)
 	_, st := a.resolveSource(ctx, r, c)
 	return st
 }
 
 func (a *agent) start(ctx context.Context, r *ocf.Request) ocf.Status {
-	c, _ := parseConfig(r)
+	c := ocf.Config[config](r)
 	t, dir, err := mountPoint(ctx, r, c)
 	if err != nil {
 		return r.Fail(ocf.ErrGeneric, "%v", err)
@@ -221,7 +221,7 @@ func firstLine(out string, err error) string {
 }
 
 func (a *agent) monitor(ctx context.Context, r *ocf.Request) ocf.Status {
-	c, _ := parseConfig(r)
+	c := ocf.Config[config](r)
 	t, dir, err := mountPoint(ctx, r, c)
 	if err != nil {
 		return r.Fail(ocf.ErrGeneric, "%v", err)
@@ -259,7 +259,7 @@ func nodeName(r *ocf.Request) string {
 }
 
 func (a *agent) stop(ctx context.Context, r *ocf.Request) ocf.Status {
-	c, _ := parseConfig(r)
+	c := ocf.Config[config](r)
 	t, dir, err := mountPoint(ctx, r, c)
 	if err != nil {
 		return r.Fail(ocf.ErrGeneric, "%v", err)

@@ -140,15 +140,15 @@ func parseDeviceSpec(dev string) (tag, value string, err error) {
 }
 
 // cloneMax > 1 means a clone; only cluster filesystems may be cloned.
-func check(r *ocf.Request) error {
+func check(r *ocf.Request) (any, error) {
 	c, err := parseConfig(r)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if r.Meta.Int("clone_max", 1) > 1 && !c.forceClone && !slices.Contains(clusterTypes, c.fstype) && c.kind != bind {
-		return fmt.Errorf("%s is not a cluster filesystem: cloning it would corrupt it (set force_clones only if every node mounts its own device)", c.fstype)
+		return nil, fmt.Errorf("%s is not a cluster filesystem: cloning it would corrupt it (set force_clones only if every node mounts its own device)", c.fstype)
 	}
-	return nil
+	return c, nil
 }
 
 // needsFsck applies run_fsck.

@@ -37,8 +37,9 @@ type Agent struct {
 	Actions []Action
 	// Check validates the configuration without looking at the node: what
 	// it rejects is wrong everywhere (ErrConfigured). It runs before every
-	// action but meta-data.
-	Check func(r *Request) error
+	// action but meta-data and returns the typed configuration it built,
+	// which actions take with Config instead of parsing it again.
+	Check func(r *Request) (any, error)
 	// Validate adds the node-local checks of validate-all (ErrArgs,
 	// ErrInstalled, ErrPerm ...). Optional.
 	Validate Func
@@ -137,6 +138,14 @@ type Request struct {
 	environ []string
 	getenv  func(string) string
 	reason  string
+	config  any // what Check built
+}
+
+// Config returns the typed configuration the agent's Check built for r. A
+// type that does not match is a programming error and panics (dispatch
+// turns it into a generic error).
+func Config[T any](r *Request) T {
+	return r.config.(T)
 }
 
 // IsProbe tells whether this is a probe: a monitor with interval 0 or unset.

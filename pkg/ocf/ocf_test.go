@@ -43,16 +43,22 @@ func testAgent() *Agent {
 				<-ctx.Done()
 				return r.Fail(ErrGeneric, "gave up at the deadline")
 			}},
+			{Name: "config", Timeout: 1 * time.Second, Run: func(_ context.Context, r *Request) Status {
+				if c := Config[string](r); c != "checked "+r.Params.String("name") {
+					return r.Fail(ErrGeneric, "Config returned %q", c)
+				}
+				return Success
+			}},
 			{Name: "silent", Timeout: 1 * time.Second, Run: func(context.Context, *Request) Status { return ErrGeneric }},
 			{Name: "degrade", Timeout: 1 * time.Second, Run: func(_ context.Context, r *Request) Status {
 				return r.Fail(Degraded, "works, but its REST interface does not answer")
 			}},
 		},
-		Check: func(r *Request) error {
+		Check: func(r *Request) (any, error) {
 			if r.Params.String("name") == "forbidden" {
-				return errString("name forbidden is reserved")
+				return nil, errString("name forbidden is reserved")
 			}
-			return nil
+			return "checked " + r.Params.String("name"), nil
 		},
 	}
 }
@@ -140,6 +146,13 @@ func TestDispatchErrors(t *testing.T) {
 	b.Actions = b.Actions[:1]
 	if r := run(t, b, []string{"monitor"}, "OCF_RESKEY_name=x"); r.status != ErrUnimplemented {
 		t.Errorf("undeclared monitor: %v", r.status)
+	}
+}
+
+// The action gets what Check built, not a second parse.
+func TestConfigFromCheck(t *testing.T) {
+	if r := run(t, testAgent(), []string{"config"}, "OCF_RESKEY_name=x"); r.status != Success {
+		t.Errorf("config: %v %q", r.status, r.stderr)
 	}
 }
 

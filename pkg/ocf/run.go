@@ -240,9 +240,11 @@ func (r *Request) loadParams() []error {
 	var errs []error
 	r.Params, errs = parseParams(r.Agent.Params, r.getenv)
 	if len(errs) == 0 && r.Agent.Check != nil {
-		if err := r.Agent.Check(r); err != nil {
+		c, err := r.Agent.Check(r)
+		if err != nil {
 			errs = append(errs, err)
 		}
+		r.config = c
 	}
 	return errs
 }

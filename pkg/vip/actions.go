@@ -33,7 +33,7 @@ type session struct {
 // the SDK before any action runs.
 func withSession(fn func(ctx context.Context, s *session) ocf.Status) ocf.Func {
 	return func(ctx context.Context, r *ocf.Request) ocf.Status {
-		c, _ := parseConfig(r)
+		c := ocf.Config[config](r)
 		host, err := ipaddr.Open()
 		if err != nil {
 			return r.Fail(ocf.ErrGeneric, "cannot talk to the kernel: %v", err)

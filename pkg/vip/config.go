@@ -183,10 +183,9 @@ func broadcastFor(setting string, prefix netip.Prefix) netip.Addr {
 }
 
 // check is the agent's configuration check, run before every action.
-func check(r *ocf.Request) error {
+func check(r *ocf.Request) (any, error) {
 	if r.Meta.Int("clone_max", 1) > 1 {
-		return errors.New("vip cannot be cloned: IPaddr2's CLUSTERIP clone mode is deprecated and not supported")
+		return nil, errors.New("vip cannot be cloned: IPaddr2's CLUSTERIP clone mode is deprecated and not supported")
 	}
-	_, err := parseConfig(r)
-	return err
+	return parseConfig(r)
 }
