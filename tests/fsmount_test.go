@@ -7,9 +7,11 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/gocf/gocf/pkg/mounts"
 	"github.com/gocf/gocf/tests/lab"
 )
 
@@ -135,11 +137,12 @@ func TestFsmountDepths(t *testing.T) {
 	for _, depth := range []string{"0", "10", "20"} {
 		a.Expect(t, 0, "monitor", recurring, "OCF_CHECK_LEVEL="+depth, "OCF_RESKEY_CRM_meta_on_node=node1")
 	}
-	if _, err := os.Stat(mnt + "/.Filesystem_status/node1"); err == nil {
+	if _, err := os.Stat(mnt + "/.Filesystem_status"); err == nil {
 		t.Error("the status file was written outside the namespace's mount")
 	}
-	if out := l.ns.Run(t, "cat", mnt+"/.Filesystem_status/node1"); !strings.HasPrefix(out, "node1 ") {
-		t.Errorf("status file content: %q", out)
+	// Each run writes a file of its own and removes it.
+	if out := l.ns.Run(t, "ls", "-A", mnt+"/.Filesystem_status"); out != "" {
+		t.Errorf("status files left behind: %q", out)
 	}
 	l.ns.Run(t, "mount", "-o", "remount,ro", mnt)
 	a.Expect(t, 0, "monitor", recurring, "OCF_CHECK_LEVEL=10")
@@ -147,7 +150,256 @@ func TestFsmountDepths(t *testing.T) {
 	if !strings.Contains(r.ExitReasons()[0], "read-only") {
 		t.Errorf("reason: %q", r.ExitReasons())
 	}
+	// A probe writes nothing but still sees the read-only flag of a
+	// filesystem configured read-write: mounted but broken, not 0.
+	r = a.Expect(t, 1, "monitor", "OCF_CHECK_LEVEL=20")
+	if !strings.Contains(r.ExitReasons()[0], "read-only") {
+		t.Errorf("probe reason: %q", r.ExitReasons())
+	}
+	a.Expect(t, 0, "monitor", "OCF_CHECK_LEVEL=20", "OCF_RESKEY_options=ro")
 	a.Expect(t, 0, "stop")
+}
+
+// TestFsmountStatusFileLinks: whoever can write to the filesystem's root
+// must not make the root-run monitor write elsewhere through a link.
+func TestFsmountStatusFileLinks(t *testing.T) {
+	l := newFsLab(t)
+	loop := lab.NewLoop(t, "ext4", 32)
+	mnt, outside := l.path("mnt"), l.path("outside")
+	if err := os.MkdirAll(outside, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	a := l.agent(map[string]string{"device": loop.Dev, "directory": mnt, "fstype": "ext4"})
+	a.Expect(t, 0, "start")
+	l.ns.Run(t, "ln", "-s", outside, mnt+"/.Filesystem_status")
+	l.ns.Run(t, "ln", "-s", outside, mnt+"/a")
+	for _, prefix := range []string{".Filesystem_status/", "a/b/st-"} {
+		r := a.Expect(t, 1, "monitor", recurring, "OCF_CHECK_LEVEL=20", "OCF_RESKEY_statusfile_prefix="+prefix)
+		if !strings.Contains(r.ExitReasons()[0], "symbolic link") {
+			t.Errorf("%s: reason %q", prefix, r.ExitReasons())
+		}
+	}
+	if left, _ := os.ReadDir(outside); len(left) > 0 {
+		t.Errorf("the monitor wrote through a link: %v", left)
+	}
+	a.Expect(t, 0, "monitor", recurring, "OCF_CHECK_LEVEL=20", "OCF_RESKEY_statusfile_prefix=st-")
+	if out := l.ns.Run(t, "ls", "-A", mnt); strings.Contains(out, "st-") {
+		t.Errorf("status file left behind: %q", out)
+	}
+	a.Expect(t, 0, "stop")
+}
+
+// TestFsmountConcurrentStatusFiles: depth-20 monitors that overlap (a
+// probe and a recurring monitor, or two intervals) each use a file of
+// their own and never read back what another wrote.
+func TestFsmountConcurrentStatusFiles(t *testing.T) {
+	l := newFsLab(t)
+	loop := lab.NewLoop(t, "ext4", 32)
+	mnt := l.path("mnt")
+	a := l.agent(map[string]string{"device": loop.Dev, "directory": mnt, "fstype": "ext4"})
+	a.Expect(t, 0, "start")
+	const n = 12
+	for round := 0; round < 3; round++ {
+		var wg sync.WaitGroup
+		got := make([]lab.Result, n)
+		for i := range got {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				got[i] = a.Do(t, "monitor", recurring, "OCF_CHECK_LEVEL=20", "OCF_RESKEY_CRM_meta_on_node=node1")
+			}(i)
+		}
+		wg.Wait()
+		for i, r := range got {
+			if r.Status != 0 {
+				t.Errorf("round %d, monitor %d: %d %q", round, i, r.Status, r.ExitReasons())
+			}
+		}
+	}
+	if out := l.ns.Run(t, "ls", "-A", mnt+"/.Filesystem_status"); out != "" {
+		t.Errorf("status files left behind: %q", out)
+	}
+	a.Expect(t, 0, "stop")
+}
+
+// TestFsmountDeviceShrank: a device that reads short (here a loop device
+// whose capacity dropped to 0 under the mounted filesystem) fails depth 10.
+func TestFsmountDeviceShrank(t *testing.T) {
+	l := newFsLab(t)
+	loop := lab.NewLoop(t, "ext4", 32)
+	a := l.agent(map[string]string{"device": loop.Dev, "directory": l.path("mnt"), "fstype": "ext4"})
+	a.Expect(t, 0, "start")
+	a.Expect(t, 0, "monitor", recurring, "OCF_CHECK_LEVEL=10")
+	if err := os.Truncate(loop.Image, 0); err != nil {
+		t.Fatal(err)
+	}
+	lab.Run(t, "losetup", "-c", loop.Dev)
+	if size := strings.TrimSpace(lab.Run(t, "blockdev", "--getsize64", loop.Dev)); size != "0" {
+		t.Fatalf("loop device still has %s bytes", size)
+	}
+	r := a.Expect(t, 1, "monitor", recurring, "OCF_CHECK_LEVEL=10")
+	if !strings.Contains(r.ExitReasons()[0], "0 of 4096") {
+		t.Errorf("reason: %q", r.ExitReasons())
+	}
+	a.Do(t, "stop")
+}
+
+// TestFsmountFrozen: fsfreeze -f blocks every write in the kernel (D state,
+// where no signal reaches). The monitor must still answer within its
+// timeout, stop must thaw before unmounting (an unmounted frozen superblock
+// stays frozen and the next mount gets it back), and start must thaw a
+// superblock an earlier unmount left frozen.
+func TestFsmountFrozen(t *testing.T) {
+	l := newFsLab(t)
+	lab.RequireTool(t, "fsfreeze")
+	loop := lab.NewLoop(t, "ext4", 32)
+	mnt := l.path("mnt")
+	a := l.agent(map[string]string{"device": loop.Dev, "directory": mnt, "fstype": "ext4"})
+	inNS := func(args ...string) error {
+		p := l.ns.Prefix()
+		return exec.Command(p[0], append(p[1:], args...)...).Run()
+	}
+	thaw := func() { inNS("fsfreeze", "-u", mnt) }
+	t.Cleanup(func() {
+		thaw()
+		// A frozen superblock without a mount is reached through a new one.
+		if inNS("mount", loop.Dev, mnt) == nil {
+			thaw()
+			inNS("umount", mnt)
+		}
+	})
+	const timeout = "OCF_RESKEY_CRM_meta_timeout=5000"
+	a.Expect(t, 0, "start")
+	l.ns.Run(t, "fsfreeze", "-f", mnt)
+	// Should the agent hang anyway, this thaw ends it and the test fails.
+	safety := time.AfterFunc(20*time.Second, thaw)
+	began := time.Now()
+	r := a.Do(t, "monitor", recurring, "OCF_CHECK_LEVEL=20", timeout)
+	took := time.Since(began)
+	safety.Stop()
+	if r.Status != 1 || len(r.ExitReasons()) != 1 || took > 5*time.Second {
+		t.Fatalf("depth 20 on a frozen filesystem: %d after %s, reasons %q", r.Status, took, r.ExitReasons())
+	}
+	if !strings.Contains(r.ExitReasons()[0], "frozen") {
+		t.Errorf("reason: %q", r.ExitReasons())
+	}
+	a.Expect(t, 0, "monitor", recurring, "OCF_CHECK_LEVEL=10", timeout)
+	r = a.Expect(t, 0, "stop", "OCF_RESKEY_CRM_meta_timeout=20000")
+	if !strings.Contains(r.Stderr, "frozen") {
+		t.Errorf("stop should say it thawed the filesystem: %s", r.Stderr)
+	}
+	if l.ns.Mounted(t, mnt) {
+		t.Fatal("still mounted")
+	}
+	// Not left frozen: the next mount can be written, and the abandoned
+	// monitor's child, let go by the thaw, removed its status file.
+	a.Expect(t, 0, "start")
+	a.Expect(t, 0, "monitor", recurring, "OCF_CHECK_LEVEL=20", timeout)
+	if out := l.ns.Run(t, "ls", "-A", mnt+"/.Filesystem_status"); out != "" {
+		t.Errorf("status files left behind: %q", out)
+	}
+
+	// Frozen, then unmounted behind the agent's back: start thaws it.
+	l.ns.Run(t, "fsfreeze", "-f", mnt)
+	l.ns.Run(t, "umount", mnt)
+	r = a.Expect(t, 0, "start")
+	if !strings.Contains(r.Stderr, "frozen") {
+		t.Errorf("start should say it thawed the filesystem: %s", r.Stderr)
+	}
+	a.Expect(t, 0, "monitor", recurring, "OCF_CHECK_LEVEL=20", timeout)
+	a.Expect(t, 0, "stop")
+}
+
+// TestFsmountSystemDirectories: a system directory is refused however it
+// is spelt, through a link too; look-alikes below are not.
+func TestFsmountSystemDirectories(t *testing.T) {
+	l := newFsLab(t)
+	loop := lab.NewLoop(t, "ext4", 32)
+	link := l.path("etc-link")
+	if err := os.Symlink("/etc", link); err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range []string{link, link + "/", l.path("etc-link/../etc-link")} {
+		a := l.agent(map[string]string{"device": loop.Dev, "directory": dir, "fstype": "ext4"})
+		for _, action := range []string{"validate-all", "start"} {
+			r := a.Expect(t, 6, action)
+			if !strings.Contains(r.ExitReasons()[0], "system directory") {
+				t.Errorf("%s %s: reason %q", dir, action, r.ExitReasons())
+			}
+		}
+		if l.ns.Mounted(t, "/etc") {
+			t.Fatal("mounted over /etc")
+		}
+		a.Expect(t, 7, "monitor")
+		a.Expect(t, 0, "stop")
+	}
+	for _, dir := range []string{"/var/lib/asterisk", "/srv/gocf-test", "/mnt/gocf-test", l.path("x")} {
+		l.agent(map[string]string{"device": loop.Dev, "directory": dir, "fstype": "ext4"}).Expect(t, 0, "validate-all")
+	}
+}
+
+// TestFsmountReadmeListsSystemDirectories keeps README's list of refused
+// directories equal to the agent's.
+func TestFsmountReadmeListsSystemDirectories(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(lab.RepoRoot(), "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	i := strings.Index(readme, "## Using `ocf:gocf:fsmount`")
+	j := strings.Index(readme[i+1:], "\n## ")
+	if i < 0 || j < 0 {
+		t.Fatal("README.md has no fsmount section")
+	}
+	section := readme[i : i+1+j]
+	exact, trees := mounts.SystemDirs()
+	for _, d := range append(exact, trees...) {
+		if !strings.Contains(section, "`"+d+"`") {
+			t.Errorf("README's fsmount section does not list %s", d)
+		}
+	}
+}
+
+// TestFsmountValidateAsStart: validate-all refuses what start would, with
+// the same code, without mounting anything.
+func TestFsmountValidateAsStart(t *testing.T) {
+	l := newFsLab(t)
+	loop := lab.NewLoop(t, "ext4", 32)
+	mnt := l.path("mnt")
+	for _, c := range []struct {
+		fstype string
+		status int
+		reason string
+	}{
+		{"ext5", 5, "does not support"}, // in no /proc/filesystems, no module
+		{"xfs", 6, "holds ext4"},        // the device says otherwise
+	} {
+		a := l.agent(map[string]string{"device": loop.Dev, "directory": mnt, "fstype": c.fstype})
+		for _, action := range []string{"validate-all", "start"} {
+			r := a.Expect(t, c.status, action)
+			if !strings.Contains(r.ExitReasons()[0], c.reason) {
+				t.Errorf("fstype %s %s: reason %q", c.fstype, action, r.ExitReasons())
+			}
+		}
+		if l.ns.Mounted(t, mnt) {
+			t.Fatalf("fstype %s: mounted", c.fstype)
+		}
+	}
+	ok := l.agent(map[string]string{"device": loop.Dev, "directory": mnt, "fstype": "ext4"})
+	for _, v := range []string{"yes", "no", "1", "0", "safe", "FALSE"} {
+		ok.Expect(t, 0, "validate-all", "OCF_RESKEY_force_unmount="+v)
+	}
+	// Without privileges: 4, not 5 for a mount point nobody may create.
+	for _, action := range []string{"validate-all", "start"} {
+		cmd := exec.Command(agentBin("fsmount"), action)
+		cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "OCF_ROOT=/usr/lib/ocf", "OCF_RESOURCE_INSTANCE=fs-nobody",
+			"OCF_RESKEY_device=" + loop.Dev, "OCF_RESKEY_directory=" + mnt, "OCF_RESKEY_fstype=ext4"}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		out, _ := cmd.CombinedOutput()
+		if code := cmd.ProcessState.ExitCode(); code != 4 || !strings.Contains(string(out), "ocf-exit-reason:") {
+			t.Errorf("%s as nobody: %d\n%s", action, code, out)
+		}
+	}
 }
 
 func TestFsmountDeviceRemoved(t *testing.T) {
@@ -312,13 +564,22 @@ func TestFsmountRejectsBadValues(t *testing.T) {
 		{"directory", "", "directory is required"},
 		{"directory", "relative/path", "not an absolute path"},
 		{"directory", "/", "cannot be managed"},
+		{"directory", "/etc", "system directory"},
+		{"directory", "/etc/../etc/", "system directory"},
+		{"directory", "/usr//lib/", "system directory"},
+		{"directory", "/var/log", "system directory"},
+		{"directory", "/proc/sys/fs", "system directory"},
+		{"device", "/dev/sd\x1bb", "control character"},
+		{"options", "noatime\nro", "control character"},
+		{"options", strings.Repeat("x", 100000), "longer than"},
 		{"fstype", "", "fstype is required"},
 		{"fstype", "ext4 ro", "not a filesystem type"},
 		{"fstype", "none", "only for bind mounts"},
 		{"run_fsck", "sometimes", "not one of auto, force, no"},
 		{"fast_stop", "quick", "not a boolean"},
 		{"force_clones", "2", "not a boolean"},
-		{"force_unmount", "always", "not one of true, safe, false"},
+		{"force_unmount", "always", "not a boolean"},
+		{"force_unmount", "move", "use safe"},
 		{"term_signals", "SIGFOO", "not a signal"},
 		{"term_signals", "99", "out of range"},
 		{"kill_signals", ",", "no signal given"},
@@ -326,6 +587,19 @@ func TestFsmountRejectsBadValues(t *testing.T) {
 		{"signal_delay", "-1", "out of range"},
 		{"statusfile_prefix", "/abs/", "relative path inside the mount"},
 		{"statusfile_prefix", "../up", "relative path inside the mount"},
+	})
+	// Network sources are checked for their shape, never passed as options.
+	nfs := map[string]string{"device": "server:/export", "directory": l.path("n"), "fstype": "nfs4"}
+	lab.RejectsAll(t, l.agent, nfs, lab.BadValues{
+		{"device", "-oremount:/x", "begins with '-'"},
+		{"device", "server", "host:/path"},
+		{"device", "server:/a b", "blank"},
+		{"device", "server:/a\tb", "control character"},
+	})
+	cifs := map[string]string{"device": "//server/share", "directory": l.path("c"), "fstype": "cifs"}
+	lab.RejectsAll(t, l.agent, cifs, lab.BadValues{
+		{"device", "server/share", "//server/share"},
+		{"device", "//-V/share", "//server/share"},
 	})
 	// A bind mount needs an absolute source; ext4 cannot be cloned.
 	l.agent(map[string]string{"device": "rel", "directory": l.path("b"), "fstype": "none", "options": "bind"}).Expect(t, 6, "validate-all")

@@ -2,42 +2,22 @@ package drbd
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
+
+	"github.com/gocf/gocf/pkg/command"
 )
 
-// Result is what a command left behind. A command that ran and failed is a
-// Result with a non-zero Code; the error of a tool method is kept for a
-// command that could not run or was killed at its deadline.
-type Result struct {
-	Code   int
-	Stdout string
-	Stderr string
-}
-
-// Line is the most telling line of the output for an exit reason: the
-// first line of stderr, else of stdout.
-func (r Result) Line() string {
-	for _, s := range []string{r.Stderr, r.Stdout} {
-		for l := range strings.Lines(s) {
-			if l = strings.TrimSpace(l); l != "" {
-				return l
-			}
-		}
-	}
-	return fmt.Sprintf("exit code %d", r.Code)
-}
+// Result is what a command left behind: a non-zero Code for a command
+// that ran and failed; the error of a tool method is kept for a command that
+// could not run or was killed at its deadline.
+type Result = command.Result
 
 // Drbdadm is drbdadm(8) on one configuration file.
 type Drbdadm interface {
@@ -145,36 +125,12 @@ var modinfoVersion = regexp.MustCompile(`^(\d+)\.(\d+)\.(\d+)`)
 // not take the whole action down with it.
 const attributeTimeout = 10 * time.Second
 
-// run runs a program with an argument list (no shell) under ctx. The
-// program gets its own process group, killed whole at ctx's end, so a
-// drbdadm that started drbdsetup leaves nothing behind.
+// run runs a program with an argument list (no shell) under ctx, with env
+// added to the environment. The program gets its own process group, killed
+// whole at ctx's end, so a drbdadm that started drbdsetup leaves nothing
+// behind.
 func run(ctx context.Context, env []string, name string, args ...string) (Result, error) {
-	cmd := command(ctx, name, args...)
-	if env != nil {
-		cmd.Env = append(os.Environ(), env...)
-	}
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	res := Result{Stdout: out.String(), Stderr: errb.String()}
-	var ee *exec.ExitError
-	switch {
-	case err != nil && ctx.Err() != nil:
-		return res, fmt.Errorf("%s %s: no answer before the deadline: %w", name, strings.Join(args, " "), ctx.Err())
-	case errors.As(err, &ee):
-		res.Code = ee.ExitCode()
-		return res, nil
-	}
-	return res, err
-}
-
-func command(ctx context.Context, name string, args ...string) *exec.Cmd {
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	// A grandchild that keeps the pipes open must not hold us past the kill.
-	cmd.WaitDelay = time.Second
-	return cmd
+	return command.Run(ctx, append([]string{name}, args...), command.Options{Env: env})
 }
 
 // ExecDrbdadm runs drbdadm with -c conf.
@@ -253,32 +209,7 @@ func (ExecDrbdsetup) Events2Now(ctx context.Context, res string) (Result, error)
 }
 
 func (ExecDrbdsetup) Events2(ctx context.Context, res string) (io.ReadCloser, error) {
-	cmd := command(ctx, "drbdsetup", "events2", res)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	return &stream{cmd: cmd, r: out}, nil
-}
-
-// stream is a running events2; Close ends the process.
-type stream struct {
-	cmd  *exec.Cmd
-	r    io.Reader
-	once sync.Once
-}
-
-func (s *stream) Read(p []byte) (int, error) { return s.r.Read(p) }
-
-func (s *stream) Close() error {
-	s.once.Do(func() {
-		syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
-		s.cmd.Wait()
-	})
-	return nil
+	return command.Stream(ctx, []string{"drbdsetup", "events2", res}, command.Options{})
 }
 
 // ExecPromotion sets the score through crm_attribute --promotion, or

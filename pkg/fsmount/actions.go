@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -18,8 +20,10 @@ import (
 
 type agent struct{ tools Tools }
 
-// call runs a blocking filesystem operation so that the action itself
-// returns at ctx's deadline even if the operation hangs in the kernel.
+// call runs an operation that may block so that the action returns at
+// ctx's deadline. A thread blocked uninterruptibly (D state) still keeps
+// the process from exiting: I/O that can block so (a frozen filesystem, a
+// dead device) goes to a child with inChild instead.
 func call[T any](ctx context.Context, fn func() (T, error)) (T, error) {
 	type res struct {
 		v   T
@@ -115,17 +119,110 @@ func mountPoint(ctx context.Context, r *ocf.Request, c config) (mounts.Table, st
 	return t, dir, nil
 }
 
+// validate-all checks on this node what start checks before it mounts, in
+// the same order and with the same codes, so that it refuses what start
+// would refuse.
 func (a *agent) validate(ctx context.Context, r *ocf.Request) ocf.Status {
 	c := ocf.Config[config](r)
-	_, st := a.resolveSource(ctx, r, c)
-	return st
+	if st := checkPrivileges(r); st != ocf.Success {
+		return st
+	}
+	_, dir, err := mountPoint(ctx, r, c)
+	if err != nil {
+		return r.Fail(ocf.ErrGeneric, "%v", err)
+	}
+	if st := checkDir(r, c, dir); st != ocf.Success {
+		return st
+	}
+	src, st := a.resolveSource(ctx, r, c)
+	if st != ocf.Success {
+		return st
+	}
+	if st := checkKernel(r, c); st != ocf.Success {
+		return st
+	}
+	return checkType(ctx, r, c, src)
+}
+
+// checkPrivileges wants what mount(2) wants, CAP_SYS_ADMIN: without it
+// start fails with 4, not with whatever error comes first.
+func checkPrivileges(r *ocf.Request) ocf.Status {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err == nil && data[0].Effective&(1<<unix.CAP_SYS_ADMIN) != 0 {
+		return ocf.Success
+	}
+	return r.Fail(ocf.ErrPerm, "fsmount needs root (CAP_SYS_ADMIN) to mount; running as uid %d", os.Geteuid())
+}
+
+// checkDir refuses a mount point that is a system directory once links are
+// resolved on this node (the lexical form was checked with the parameters).
+func checkDir(r *ocf.Request, c config, dir string) ocf.Status {
+	if _, ok := mounts.SystemDir(dir); ok {
+		return r.Fail(ocf.ErrConfigured, "directory %s is %s, a system directory: it cannot be managed", c.dir, dir)
+	}
+	return ocf.Success
+}
+
+// checkKernel refuses a type the kernel can neither mount nor load a
+// module for, as Filesystem does (5).
+func checkKernel(r *ocf.Request, c config) ocf.Status {
+	if c.kind == bind {
+		return ocf.Success
+	}
+	k, err := readKernelFS()
+	if err != nil {
+		r.Log.Warnf("cannot tell the filesystem types of this kernel: %v", err)
+		return ocf.Success
+	}
+	if ok, known := k.supports(c.fstype); known && !ok {
+		return r.Fail(ocf.ErrInstalled, "the kernel does not support %s on this node (not in /proc/filesystems, no module)", kernelType(c.fstype))
+	}
+	return ocf.Success
+}
+
+// checkType reads the device's superblock and refuses a filesystem that
+// cannot be mounted as fstype. That is 6, not 5: the device is shared (or
+// meant to hold the same filesystem on every node), so what it holds
+// contradicts the configuration everywhere; it is not something missing
+// here. A device that cannot be read in time or holds nothing recognised
+// is left to mount(2).
+func checkType(ctx context.Context, r *ocf.Request, c config, src source) ocf.Status {
+	if c.kind != block || src.rdev == 0 {
+		return ocf.Success
+	}
+	pctx, cancel := context.WithTimeout(ctx, min(remaining(ctx)/2, 5*time.Second))
+	defer cancel()
+	found, err := inChild(pctx, "probe", src.path, strconv.FormatUint(src.rdev, 10))
+	if err != nil {
+		r.Log.Infof("cannot read the filesystem type of %s: %v", src.path, err)
+		return ocf.Success
+	}
+	if typeMismatch(c.fstype, found) {
+		return r.Fail(ocf.ErrConfigured, "%s holds %s, not %s: check fstype and device", src.path, found, c.fstype)
+	}
+	return ocf.Success
+}
+
+// remaining is the time left before ctx's deadline (a minute without one).
+func remaining(ctx context.Context) time.Duration {
+	if d, ok := ctx.Deadline(); ok {
+		return time.Until(d)
+	}
+	return time.Minute
 }
 
 func (a *agent) start(ctx context.Context, r *ocf.Request) ocf.Status {
 	c := ocf.Config[config](r)
+	if st := checkPrivileges(r); st != ocf.Success {
+		return st
+	}
 	t, dir, err := mountPoint(ctx, r, c)
 	if err != nil {
 		return r.Fail(ocf.ErrGeneric, "%v", err)
+	}
+	if st := checkDir(r, c, dir); st != ocf.Success {
+		return st
 	}
 	src, st := a.resolveSource(ctx, r, c)
 	if st != ocf.Success {
@@ -137,6 +234,12 @@ func (a *agent) start(ctx context.Context, r *ocf.Request) ocf.Status {
 			return ocf.Success
 		}
 		return r.Fail(ocf.ErrGeneric, "%s already has %s (%s) mounted on it", dir, m.Source, m.FSType)
+	}
+	if st := checkKernel(r, c); st != ocf.Success {
+		return st
+	}
+	if st := checkType(ctx, r, c, src); st != ocf.Success {
+		return st
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return r.Fail(ocf.ErrInstalled, "cannot create mount point %s: %v", dir, err)
@@ -164,11 +267,41 @@ func (a *agent) start(ctx context.Context, r *ocf.Request) ocf.Status {
 	if err != nil {
 		return r.Fail(ocf.ErrGeneric, "cannot read the mount table: %v", err)
 	}
-	if m := t.At(dir); m == nil || !ours(c, src, m) {
+	m := t.At(dir)
+	if m == nil || !ours(c, src, m) {
 		return r.Fail(ocf.ErrGeneric, "mount of %s on %s reported success but is not in the mount table", src.path, dir)
+	}
+	if c.kind == block {
+		// An unmounted frozen superblock stays frozen, and mounting the
+		// device again brings it back, with every write blocking.
+		switch res, err := thawMount(ctx, m); {
+		case err != nil:
+			r.Log.Warnf("cannot check whether %s is frozen: %v", dir, err)
+		case res == "thawed":
+			r.Log.Warnf("%s was frozen (an earlier unmount left it so): thawed it", src.path)
+		}
 	}
 	r.Log.Infof("mounted %s on %s", src.path, dir)
 	return ocf.Success
+}
+
+// thawMount thaws the filesystem mounted as m, in a child bounded to a
+// share of the time left: FITHAW itself does not block, the way to the
+// mount point might.
+func thawMount(ctx context.Context, m *mountinfo.Info) (string, error) {
+	tctx, cancel := context.WithTimeout(ctx, min(remaining(ctx)/4, 10*time.Second))
+	defer cancel()
+	return inChild(tctx, "thaw", m.Mountpoint, strconv.Itoa(m.ID), devOf(m))
+}
+
+// devOf is m's device number as the helper takes it.
+func devOf(m *mountinfo.Info) string {
+	return strconv.FormatUint(unix.Mkdev(uint32(m.Major), uint32(m.Minor)), 10)
+}
+
+// readOnly tells whether m is read-only, as a mount or as a filesystem.
+func readOnly(m *mountinfo.Info) bool {
+	return slices.Contains(strings.Split(m.Options, ","), "ro") || slices.Contains(strings.Split(m.VFSOptions, ","), "ro")
 }
 
 func (a *agent) mount(ctx context.Context, r *ocf.Request, c config, src source, dir string) ocf.Status {
@@ -238,16 +371,33 @@ func (a *agent) monitor(ctx context.Context, r *ocf.Request) ocf.Status {
 		return r.Fail(ocf.NotRunning, "%s has %s mounted, not %s", dir, m.Source, src.path)
 	}
 	if r.Depth >= 10 && c.kind == block && src.rdev != 0 {
-		if err := readDirect(ctx, src.path); err != nil {
-			return r.Fail(ocf.ErrGeneric, "cannot read %s: %v", src.path, err)
+		if _, err := inChild(ctx, "read", src.path, strconv.FormatUint(src.rdev, 10)); err != nil {
+			return r.Fail(ocf.ErrGeneric, "cannot read %s: %v%s", src.path, err, hangHint(err, "the device hangs"))
 		}
 	}
-	if r.Depth >= 20 && !r.IsProbe() { // a probe writes nothing
-		if err := statusFile(ctx, filepath.Join(dir, c.statusRel+nodeName(r))); err != nil {
-			return r.Fail(ocf.ErrGeneric, "status file on %s: %v", dir, err)
+	if r.Depth >= 20 {
+		// What a write would find, seen without writing: a probe must
+		// not write, and a filesystem remounted read-only (errors=remount-ro)
+		// is mounted but broken (1), not stopped (7) and not healthy (0).
+		if c.opts.Flags&unix.MS_RDONLY == 0 && readOnly(m) {
+			return r.Fail(ocf.ErrGeneric, "%s is mounted read-only but configured read-write", dir)
+		}
+		if !r.IsProbe() {
+			_, err := inChild(ctx, "status", m.Mountpoint, strconv.Itoa(m.ID), devOf(m), c.statusRel, nodeName(r))
+			if err != nil {
+				return r.Fail(ocf.ErrGeneric, "status file on %s: %v%s", dir, err, hangHint(err, "frozen filesystem or hung I/O"))
+			}
 		}
 	}
 	return ocf.Success
+}
+
+// hangHint explains a child that did not answer.
+func hangHint(err error, why string) string {
+	if errors.Is(err, errNoAnswer) {
+		return " (" + why + ")"
+	}
+	return ""
 }
 
 func nodeName(r *ocf.Request) string {
@@ -272,6 +422,16 @@ func (a *agent) stop(ctx context.Context, r *ocf.Request) ocf.Status {
 		// Someone else's filesystem: this resource is not mounted.
 		r.Log.Warnf("%s has %s mounted, not %s; leaving it alone", dir, top.Source, src.path)
 		return ocf.Success
+	}
+	if c.kind == block {
+		// Unmounted frozen, the superblock would stay frozen for the next
+		// mount; only this resource's own filesystem is thawed.
+		switch res, err := thawMount(ctx, top); {
+		case err != nil:
+			r.Log.Warnf("cannot check whether %s is frozen: %v", dir, err)
+		case res == "thawed":
+			r.Log.Warnf("%s was frozen: thawed it before unmounting", dir)
+		}
 	}
 	// Submounts first, deepest first, then the mount itself.
 	for _, m := range append(t.Under(dir), top) {

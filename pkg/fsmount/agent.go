@@ -28,13 +28,17 @@ Local filesystems are mounted with mount(2) directly; network and FUSE
 filesystems, and the loop option, go through mount(8) and its helpers. The
 monitor reads /proc/self/mountinfo and never stats into the mount, so a dead
 NFS server cannot hang it; depth 10 reads the device with O_DIRECT, depth
-20 writes and reads back a status file with O_DIRECT|O_SYNC. Stop unmounts
+20 writes and reads back a status file of its own with O_DIRECT|O_SYNC, in a
+child process it abandons at the deadline, so a frozen filesystem or a dead
+device cannot hold it past its timeout. Stop unmounts
 submounts deepest first, then finds the processes holding the mount by
 walking /proc (cwd, root, exe, open files, memory maps, by path below the
 mount point, so users of a bind mount's source are left alone), signals
 them with term_signals, then kill_signals, and retries within the stop
 timeout; network filesystems are force- and then lazily unmounted as a last
-resort. Stop succeeds only when the filesystem is unmounted.`,
+resort. Stop thaws a frozen filesystem before unmounting it and succeeds
+only when the filesystem is unmounted. System directories (/, /etc, /usr,
+/var/lib ...) are refused as mount points.`,
 		Params: params,
 		Actions: []ocf.Action{
 			{Name: "start", Timeout: 60 * time.Second, Run: a.start},
@@ -47,6 +51,7 @@ resort. Stop succeeds only when the filesystem is unmounted.`,
 		},
 		Check:    check,
 		Validate: a.validate,
+		Helpers:  []ocf.Helper{{Name: ioHelper, Timeout: ioHelperTimeout, Run: runIOHelper}},
 	}
 }
 
@@ -54,11 +59,14 @@ var params = []ocf.Param{
 	{Name: "device", Type: ocf.String, Required: true,
 		Short: "Block device, -U/-L, UUID=/LABEL=, or network source",
 		Long: `What to mount: a block device (/dev/drbd0, /dev/disk/by-uuid/...), -U uuid or
-UUID=uuid, -L label or LABEL=label, a network source (server:/export,
-//server/share), or for a bind mount the source directory.`},
+UUID=uuid, -L label or LABEL=label, a network source (host:/export for NFS,
+//server/share for CIFS; never beginning with - nor containing blanks or
+control characters), or for a bind mount the source directory.`},
 	{Name: "directory", Type: ocf.String, Required: true,
 		Short: "Mount point",
-		Long:  `The absolute path to mount on. It is created, with its parents, when missing. A symbolic link is followed.`},
+		Long: `The absolute path to mount on. It is created, with its parents, when missing. A
+symbolic link is followed. A system directory (/, /etc, /usr, /var/lib and
+the like, also when reached through a link) is refused.`},
 	{Name: "fstype", Type: ocf.String, Required: true,
 		Short: "Filesystem type",
 		Long:  `The filesystem type (ext4, xfs, nfs4, ...). For a bind mount, none.`},
@@ -68,9 +76,10 @@ UUID=uuid, -L label or LABEL=label, a network source (server:/export,
 rbind) here and set fstype to none; bind,ro is handled with a remount.`},
 	{Name: "statusfile_prefix", Type: ocf.String, Default: ".Filesystem_status/",
 		Short: "Status file prefix",
-		Long: `Relative to the mount point: the prefix of the per-node status file that
-monitor depth 20 writes and reads back. The default keeps the files in one
-hidden directory, as Filesystem does.`},
+		Long: `Relative to the mount point: the prefix of the status files that monitor
+depth 20 writes, reads back and removes, one per run, named after the node,
+the process and a random part. The default keeps them in one hidden
+directory, as Filesystem does. A link on the way is not followed.`},
 	{Name: "run_fsck", Type: ocf.String, Default: "auto", Choices: []string{"auto", "force", "no"},
 		Short: "When to run fsck before mounting",
 		Long: `auto: only for block filesystems without a journal (ext2 and the like);
@@ -84,11 +93,12 @@ filesystem is still busy; if false it keeps retrying until the stop timeout
 		Short: "Allow cloning a non-cluster filesystem",
 		Long: `Cloning a mount of a local filesystem such as ext4 or xfs corrupts it and is
 refused; set this to true only if each node mounts its own device.`},
-	{Name: "force_unmount", Type: ocf.String, Default: "true", Choices: []string{"true", "safe", "false"},
+	{Name: "force_unmount", Type: ocf.String, Default: "true",
 		Short: "Signal processes that keep the filesystem busy",
-		Long: `true or safe: signal the processes holding the mount before retrying the
-unmount; fsmount's search never blocks on a dead mount, so both behave as
-Filesystem's safe. false: never signal anyone.`},
+		Long: `true (or yes, 1, on) or safe: signal the processes holding the mount before
+retrying the unmount; fsmount's search never blocks on a dead mount, so
+both behave as Filesystem's safe. false (or no, 0, off): never signal
+anyone. Filesystem's move is refused: use safe.`},
 	{Name: "term_signals", Type: ocf.String, Default: "TERM",
 		Short: "Signals sent first to holders",
 		Long:  `Signal names or numbers, separated by blanks or commas, sent first to the processes holding the mount.`},

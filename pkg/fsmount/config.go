@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"syscall"
 	"time"
+	"unicode"
 
 	"github.com/gocf/gocf/pkg/holders"
 	"github.com/gocf/gocf/pkg/mounts"
@@ -52,6 +54,10 @@ type config struct {
 	delay      time.Duration
 }
 
+// optionsMax is what mount(2) takes of an option string: one page with its
+// terminating NUL; the kernel cuts the rest off silently.
+const optionsMax = 4095
+
 func parseConfig(r *ocf.Request) (config, error) {
 	p := r.Params
 	c := config{
@@ -61,16 +67,34 @@ func parseConfig(r *ocf.Request) (config, error) {
 		runFsck:    p.String("run_fsck"),
 		fastStop:   p.Bool("fast_stop"),
 		forceClone: p.Bool("force_clones"),
-		kill:       p.String("force_unmount") != "false",
 		delay:      time.Duration(p.Int("signal_delay")) * time.Second,
 	}
+	var err error
+	if c.kill, err = parseForceUnmount(p.String("force_unmount")); err != nil {
+		return c, err
+	}
 	dir := strings.TrimSpace(p.String("directory"))
+	if err := noControl("directory", dir); err != nil {
+		return c, err
+	}
 	if !filepath.IsAbs(dir) {
 		return c, fmt.Errorf("parameter directory: %q is not an absolute path", dir)
 	}
 	c.dir = filepath.Clean(dir)
-	if c.dir == "/" {
-		return c, errors.New("parameter directory: / cannot be managed")
+	if _, ok := mounts.SystemDir(c.dir); ok {
+		return c, fmt.Errorf("parameter directory: %s is a system directory and cannot be managed", c.dir)
+	}
+	if err := noControl("device", c.device); err != nil {
+		return c, err
+	}
+	if !fstypeRE.MatchString(c.fstype) {
+		return c, fmt.Errorf("parameter fstype: %q is not a filesystem type", c.fstype)
+	}
+	if err := noControl("options", c.options); err != nil {
+		return c, err
+	}
+	if len(c.options) > optionsMax {
+		return c, fmt.Errorf("parameter options: %d bytes, longer than the %d mount(2) takes", len(c.options), optionsMax)
 	}
 	c.opts = mounts.ParseOptions(c.options)
 	switch {
@@ -83,23 +107,28 @@ func parseConfig(r *ocf.Request) (config, error) {
 		return c, errors.New("parameter fstype: none is only for bind mounts (add bind to options)")
 	case slices.Contains(networkTypes, c.fstype) || strings.HasPrefix(c.fstype, "fuse"):
 		c.kind = network
+		if err := checkSource(c.fstype, c.device); err != nil {
+			return c, err
+		}
 	case slices.Contains(virtualTypes, c.fstype):
 		c.kind = virtual
+		if err := checkSource(c.fstype, c.device); err != nil {
+			return c, err
+		}
 	default:
 		c.kind = block
 		if _, _, err := parseDeviceSpec(c.device); err != nil {
 			return c, err
 		}
 	}
-	if strings.ContainsAny(c.fstype, " \t/,") {
-		return c, fmt.Errorf("parameter fstype: %q is not a filesystem type", c.fstype)
-	}
 	sp := strings.TrimSpace(p.String("statusfile_prefix"))
+	if err := noControl("statusfile_prefix", sp); err != nil {
+		return c, err
+	}
 	if sp == "" || filepath.IsAbs(sp) || slices.Contains(strings.Split(sp, "/"), "..") {
 		return c, fmt.Errorf("parameter statusfile_prefix: %q must be a relative path inside the mount", sp)
 	}
 	c.statusRel = sp
-	var err error
 	if c.termSigs, err = holders.ParseSignals(p.String("term_signals")); err != nil || len(c.termSigs) == 0 {
 		return c, fmt.Errorf("parameter term_signals: %q: %v", p.String("term_signals"), orEmpty(err))
 	}
@@ -107,6 +136,77 @@ func parseConfig(r *ocf.Request) (config, error) {
 		return c, fmt.Errorf("parameter kill_signals: %q: %v", p.String("kill_signals"), orEmpty(err))
 	}
 	return c, nil
+}
+
+// fstypeRE is what a filesystem type name looks like (ext4, fuse.sshfs,
+// nfs4, ntfs-3g): nothing mount(8) could read as an option or a list.
+var fstypeRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$`)
+
+// noControl refuses control characters: they reach logs, exit reasons and
+// mount(8)'s arguments.
+func noControl(param, v string) error {
+	if i := strings.IndexFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }); i >= 0 {
+		return fmt.Errorf("parameter %s: %q contains a control character", param, v)
+	}
+	return nil
+}
+
+// checkSource checks the source of a network or virtual filesystem, which
+// reaches mount(8) or mount(2) as given: never option-like, no blanks, and
+// the shape its type needs.
+func checkSource(fstype, dev string) error {
+	switch {
+	case dev == "":
+		return errors.New("parameter device: empty")
+	case strings.HasPrefix(dev, "-"):
+		return fmt.Errorf("parameter device: %q begins with '-'", dev)
+	case strings.IndexFunc(dev, unicode.IsSpace) >= 0:
+		return fmt.Errorf("parameter device: %q contains a blank", dev)
+	}
+	switch fstype {
+	case "nfs", "nfs4":
+		host, _, ok := strings.Cut(dev, ":/")
+		if !ok || !validHost(host) {
+			return fmt.Errorf("parameter device: %q is not host:/path", dev)
+		}
+	case "cifs", "smb3", "smbfs":
+		server, share, ok := strings.Cut(strings.TrimPrefix(dev, "//"), "/")
+		if !strings.HasPrefix(dev, "//") || !ok || !validHost(server) || strings.Trim(share, "/") == "" {
+			return fmt.Errorf("parameter device: %q is not //server/share", dev)
+		}
+	}
+	return nil
+}
+
+// validHost accepts a host name, an IPv4 address or a bracketed IPv6 one.
+func validHost(h string) bool {
+	v6 := strings.HasPrefix(h, "[") && strings.HasSuffix(h, "]")
+	if v6 {
+		h = h[1 : len(h)-1]
+	}
+	return hostRE.MatchString(h) && strings.Contains(h, ":") == v6
+}
+
+var hostRE = regexp.MustCompile(`^[A-Za-z0-9_:][A-Za-z0-9._:%-]*$`)
+
+// parseForceUnmount reads force_unmount as Filesystem does: its booleans
+// (ocf_is_true's spellings, ja included) and safe, which is what fsmount
+// always does when it signals. resource-agents 4.18's move is refused: a
+// mount moved aside vanishes from the mount point while still mounted, so
+// if the stop then fails, probes here report it stopped and another node
+// may mount the same filesystem.
+func parseForceUnmount(v string) (bool, error) {
+	v = strings.TrimSpace(v)
+	if b, ok := ocf.ParseBool(v); ok {
+		return b, nil
+	}
+	switch strings.ToLower(v) {
+	case "safe", "ja":
+		return true, nil
+	case "move":
+		return false, errors.New("parameter force_unmount: move is not supported; use safe (true does the same in fsmount)")
+	}
+	return false, fmt.Errorf("parameter force_unmount: %q is not a boolean (true, false, yes, no, 1, 0) or safe", v)
 }
 
 func orEmpty(err error) error {

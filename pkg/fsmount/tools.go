@@ -1,11 +1,11 @@
 package fsmount
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"os/exec"
 	"strings"
+
+	"github.com/gocf/gocf/pkg/command"
 )
 
 // Tools are the programs fsmount runs where no system call does the job.
@@ -19,37 +19,26 @@ type Tools interface {
 	FindFS(ctx context.Context, tag, value string) (string, error)
 }
 
+// execTools runs the programs through the shared runner: each in a process
+// group of its own, killed whole at ctx's end, so a mount.nfs that mount
+// started cannot hold the output open past the deadline.
 type execTools struct{}
 
-func run(ctx context.Context, name string, args ...string) (int, string, error) {
-	cmd := exec.CommandContext(ctx, name, args...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	var ee *exec.ExitError
-	if errors.As(err, &ee) && ctx.Err() == nil {
-		return ee.ExitCode(), out.String(), nil
-	}
-	if err != nil {
-		return -1, out.String(), err
-	}
-	return 0, out.String(), nil
-}
-
 func (execTools) Fsck(ctx context.Context, device, fstype string) (int, string, error) {
-	return run(ctx, "fsck", "-t", fstype, "-p", device)
+	res, err := command.Run(ctx, []string{"fsck", "-t", fstype, "-p", device}, command.Options{Combined: true})
+	if err != nil {
+		return -1, res.Stdout, err
+	}
+	return res.Code, res.Stdout, nil
 }
 
 func (execTools) Mount(ctx context.Context, device, dir, fstype, options string) (string, error) {
-	args := []string{"-t", fstype}
-	if options != "" {
-		args = append(args, "-o", options)
+	argv := mountArgv(device, dir, fstype, options)
+	res, err := command.Run(ctx, argv, command.Options{Combined: true})
+	if err == nil && res.Code != 0 {
+		err = errors.New(res.Line())
 	}
-	code, out, err := run(ctx, "mount", append(args, device, dir)...)
-	if err == nil && code != 0 {
-		err = errors.New(strings.TrimSpace(out))
-	}
-	return out, err
+	return res.Stdout, err
 }
 
 func (execTools) FindFS(ctx context.Context, tag, value string) (string, error) {
@@ -57,12 +46,13 @@ func (execTools) FindFS(ctx context.Context, tag, value string) (string, error) 
 	if tag == "LABEL" {
 		flag = "-L"
 	}
-	code, out, err := run(ctx, "blkid", flag, value)
+	// stdout only: a warning on stderr is no device path.
+	res, err := command.Run(ctx, []string{"blkid", flag, value}, command.Options{})
 	if err != nil {
 		return "", err
 	}
-	if code != 0 || strings.TrimSpace(out) == "" {
+	if res.Code != 0 || strings.TrimSpace(res.Stdout) == "" {
 		return "", errors.New("no such filesystem")
 	}
-	return strings.TrimSpace(out), nil
+	return strings.TrimSpace(res.Stdout), nil
 }
