@@ -5,9 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -76,23 +76,19 @@ func unknownResource(res Result) bool {
 const connectedMarker = "connected"
 
 func (v *inv) expectConnection() bool {
-	dir, err := v.r.StateDir()
-	if err != nil {
-		return false
+	_, err := v.r.ReadState(connectedMarker)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		v.r.Log.Warnf("state directory: %v", err)
 	}
-	_, err = os.Stat(filepath.Join(dir, connectedMarker))
 	return err == nil
 }
 
 func (v *inv) setExpectConnection(on bool) {
-	dir, err := v.r.StateDir()
-	if err == nil {
-		file := filepath.Join(dir, connectedMarker)
-		if on {
-			err = os.WriteFile(file, nil, 0o600)
-		} else if err = os.Remove(file); errors.Is(err, os.ErrNotExist) {
-			err = nil
-		}
+	var err error
+	if on {
+		err = v.r.WriteState(connectedMarker, nil)
+	} else {
+		err = v.r.RemoveState(connectedMarker)
 	}
 	if err != nil {
 		v.r.Log.Warnf("state directory: %v", err)

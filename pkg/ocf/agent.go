@@ -3,8 +3,6 @@ package ocf
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -160,18 +158,6 @@ func (r *Request) Fail(s Status, format string, args ...any) Status {
 
 // Getenv reads the agent's environment (tests substitute it).
 func (r *Request) Getenv(key string) string { return r.getenv(key) }
-
-// StateDir returns, creating it if needed, the directory this resource
-// instance may keep runtime state in: under HA_RSCTMP, which the cluster
-// empties at boot.
-func (r *Request) StateDir() (string, error) {
-	base := r.getenv("HA_RSCTMP")
-	if base == "" {
-		base = "/run/resource-agents"
-	}
-	dir := filepath.Join(base, "gocf-"+r.Agent.Name+"-"+safeName(r.Instance))
-	return dir, os.MkdirAll(dir, 0o700)
-}
 
 // safeName makes an instance name usable as one path component.
 func safeName(s string) string {

@@ -4,13 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Helper is an internal subcommand that an action starts as a detached
@@ -27,8 +29,7 @@ type Helper struct {
 // start time are recorded in the state directory so StopHelper can later
 // signal exactly that process and no other.
 func (r *Request) Spawn(name string, args ...string) (int, error) {
-	dir, err := r.StateDir()
-	if err != nil {
+	if _, err := r.StateDir(); err != nil {
 		return 0, err
 	}
 	self, err := os.Executable()
@@ -51,42 +52,78 @@ func (r *Request) Spawn(name string, args ...string) (int, error) {
 	pid := cmd.Process.Pid
 	start, err := procStartTime(pid)
 	if err == nil {
-		rec := fmt.Sprintf("%d %d\n", pid, start)
-		err = os.WriteFile(filepath.Join(dir, name+".pid"), []byte(rec), 0o600)
+		err = r.WriteState(name+".pid", fmt.Appendf(nil, "%d %d\n", pid, start))
+	}
+	if err != nil {
+		// Unrecorded, it could never be stopped.
+		cmd.Process.Kill()
+		cmd.Wait()
+		return 0, err
 	}
 	cmd.Process.Release()
-	return pid, err
+	return pid, nil
 }
 
 // StopHelper terminates the recorded helper if that very process still
 // runs, and forgets it. It reports whether a process was signalled.
 func (r *Request) StopHelper(name string) (bool, error) {
-	dir, err := r.StateDir()
-	if err != nil {
-		return false, err
-	}
-	file := filepath.Join(dir, name+".pid")
-	b, err := os.ReadFile(file)
-	if errors.Is(err, os.ErrNotExist) {
+	file := name + ".pid"
+	b, err := r.ReadState(file)
+	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}
 	if err != nil {
 		return false, err
 	}
-	defer os.Remove(file)
+	defer r.RemoveState(file)
 	var pid int
 	var start uint64
 	if _, err := fmt.Sscanf(string(b), "%d %d", &pid, &start); err != nil || pid <= 1 {
 		return false, nil
 	}
+	// A pidfd pins the process checked below: should it end and its pid
+	// be reused meanwhile, the signal reaches nobody.
+	pidfd, err := unix.PidfdOpen(pid, 0)
+	switch {
+	case errors.Is(err, unix.ENOSYS): // before Linux 5.3
+		pidfd = -1
+	case err != nil:
+		return false, nil // gone
+	default:
+		defer unix.Close(pidfd)
+	}
 	// A recycled pid has another start time: then it is not ours.
 	if now, err := procStartTime(pid); err != nil || now != start {
 		return false, nil
 	}
-	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+	if err := isHelper(pid, name); err != nil {
+		r.Log.Warnf("helper %s: %v: not signalled", name, err)
 		return false, nil
 	}
-	return true, nil
+	if pidfd >= 0 {
+		err = unix.PidfdSendSignal(pidfd, unix.SIGTERM, nil, 0)
+	} else {
+		err = unix.Kill(pid, unix.SIGTERM)
+	}
+	return err == nil, nil
+}
+
+// isHelper tells why the process pid is not helper name of this very
+// binary (nil when it is): its executable must be this one and its first
+// argument the helper's name. A helper still running the binary an upgrade
+// replaced is not recognised; it ends at its own timeout.
+func isHelper(pid int, name string) error {
+	proc := "/proc/" + strconv.Itoa(pid)
+	self, err1 := os.Stat("/proc/self/exe")
+	exe, err2 := os.Stat(proc + "/exe")
+	if err1 != nil || err2 != nil || !os.SameFile(self, exe) {
+		return fmt.Errorf("pid %d runs another program", pid)
+	}
+	b, err := os.ReadFile(proc + "/cmdline")
+	if args := strings.Split(string(b), "\x00"); err != nil || len(args) < 2 || args[1] != name {
+		return fmt.Errorf("pid %d is not helper %s", pid, name)
+	}
+	return nil
 }
 
 // procStartTime reads field 22 of /proc/PID/stat (clock ticks since boot).

@@ -2,6 +2,7 @@ package ocf
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -58,7 +59,8 @@ func (a *Agent) ManPage(provider, date string) string {
 		fmt.Fprintf(&b, ".IP \\(bu 2\n%s\n", roff(line))
 	}
 	b.WriteString(".SH EXAMPLE CRM SHELL\n.nf\n")
-	fmt.Fprintf(&b, "primitive p_%s ocf:%s:%s", a.Name, provider, a.Name)
+	prim := "p_" + a.Name
+	fmt.Fprintf(&b, "primitive %s ocf:%s:%s", roff(prim), provider, a.Name)
 	var req []string
 	for _, p := range a.Params {
 		if p.Required {
@@ -68,14 +70,83 @@ func (a *Agent) ManPage(provider, date string) string {
 	if len(req) > 0 {
 		fmt.Fprintf(&b, " \\e\n    params %s", roff(strings.Join(req, " ")))
 	}
-	for _, act := range a.metaActions() {
-		if act.Name == "monitor" && act.Depth == 0 {
-			fmt.Fprintf(&b, " \\e\n    op monitor interval=%s timeout=%s", FormatDuration(act.Interval), FormatDuration(act.Timeout))
-		}
+	promotable := a.promotable()
+	for _, op := range a.exampleMonitors(promotable) {
+		fmt.Fprintf(&b, " \\e\n    op monitor %s", roff(op))
 	}
-	b.WriteString("\n.fi\n.SH SEE ALSO\n")
+	if promotable {
+		meta := "promotable=true"
+		if _, ok := a.action("notify"); ok {
+			meta += " notify=true"
+		}
+		fmt.Fprintf(&b, "\n%s \\e\n    meta %s", roff("clone "+prim+"-clone "+prim), meta)
+	}
+	b.WriteString("\n.fi\n")
+	if promotable {
+		fmt.Fprintf(&b, ".PP\n%s\n", roff("Pacemaker 2.0 names the roles Master and Slave (role=Master, role=Slave); "+
+			"its crmsh may show the promotable clone as ms "+prim+"-clone "+prim+"."))
+	}
+	b.WriteString(".SH SEE ALSO\n")
 	b.WriteString("The gocf README; the OCF Resource Agent API; Pacemaker Explained.\n")
 	return b.String()
+}
+
+// promotable tells whether the agent declares a Promoted role: Pacemaker
+// then runs it as a promotable clone.
+func (a *Agent) promotable() bool {
+	return slices.ContainsFunc(a.Actions, func(act Action) bool { return act.Role == "Promoted" })
+}
+
+// exampleMonitors returns the monitor operations of the man page's example:
+// the depth-0 monitors for a plain primitive; for a promotable one, a
+// monitor per role (the shallowest declared for the role, else the
+// shallowest without role), as Pacemaker monitors each role separately.
+func (a *Agent) exampleMonitors(promotable bool) []string {
+	op := func(act Action, role string) string {
+		s := ""
+		if role != "" {
+			s = "role=" + role + " "
+		}
+		s += "interval=" + FormatDuration(act.Interval) + " timeout=" + FormatDuration(act.Timeout)
+		if act.Depth > 0 {
+			s += fmt.Sprintf(" OCF_CHECK_LEVEL=%d", act.Depth)
+		}
+		return s
+	}
+	var ops []string
+	if !promotable {
+		for _, act := range a.Actions {
+			if act.Name == "monitor" && act.Depth == 0 {
+				ops = append(ops, op(act, act.Role))
+			}
+		}
+		return ops
+	}
+	shallowest := func(role string) int {
+		best := -1
+		for i, act := range a.Actions {
+			if act.Name == "monitor" && act.Role == role && (best < 0 || act.Depth < a.Actions[best].Depth) {
+				best = i
+			}
+		}
+		return best
+	}
+	picked := -1
+	for _, role := range []string{"Promoted", "Unpromoted"} {
+		i := shallowest(role)
+		if i < 0 {
+			if i = shallowest(""); i < 0 {
+				continue
+			}
+		}
+		// Two ops of one interval would clash: one without role then.
+		if i == picked {
+			return []string{op(a.Actions[i], "")}
+		}
+		picked = i
+		ops = append(ops, op(a.Actions[i], role))
+	}
+	return ops
 }
 
 // roff escapes text for a roff line: backslashes, and a leading dot or

@@ -6,9 +6,11 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -127,12 +129,25 @@ func TestSelfCheck(t *testing.T) {
 
 func TestDispatchErrors(t *testing.T) {
 	a := testAgent()
-	if r := run(t, a, []string{"frobnicate"}); r.status != ErrUnimplemented || !strings.Contains(r.stderr, "usage: demo {start|stop|monitor|reload-agent|") {
+	// Every failure, these included, gives Pacemaker one exit reason.
+	oneReason := func(what string, r result, want string) {
+		t.Helper()
+		if got := reasons(r.stderr); len(got) != 1 || got[0] != "ocf-exit-reason:"+want {
+			t.Errorf("%s: reasons %q, want %q", what, got, want)
+		}
+	}
+	r := run(t, a, []string{"frobnicate"})
+	if r.status != ErrUnimplemented || !strings.Contains(r.stderr, "usage: demo {start|stop|monitor|reload-agent|") {
 		t.Errorf("unknown action: %v %q", r.status, r.stderr)
 	}
-	if r := run(t, a, nil); r.status != ErrArgs || !strings.Contains(r.stderr, "usage:") {
+	oneReason("unknown action", r, `unknown action "frobnicate"`)
+	r = run(t, a, []string{"x\nocf-exit-reason:forged"})
+	oneReason("unknown action with a newline", r, `unknown action "x\nocf-exit-reason:forged"`)
+	r = run(t, a, nil)
+	if r.status != ErrArgs || !strings.Contains(r.stderr, "usage:") {
 		t.Errorf("no action: %v %q", r.status, r.stderr)
 	}
+	oneReason("no action", r, "no action given")
 	for _, arg := range []string{"usage", "help", "--help", "-h"} {
 		if r := run(t, a, []string{arg}); r.status != Success || !strings.HasPrefix(r.stdout, "usage: demo {") {
 			t.Errorf("%s: %v %q", arg, r.status, r.stdout)
@@ -140,7 +155,11 @@ func TestDispatchErrors(t *testing.T) {
 	}
 	if r := run(t, a, []string{"--bogus"}); r.status != ErrArgs || !strings.Contains(r.stderr, "usage:") {
 		t.Errorf("--bogus: %v %q", r.status, r.stderr)
+	} else {
+		oneReason("--bogus", r, "flag provided but not defined: -bogus")
 	}
+	r = run(t, a, []string{"--bo\ngus"})
+	oneReason("--bo\\ngus", r, `flag provided but not defined: -bo\ngus`)
 	// Declared in meta-data only: dispatching reaches nothing to run.
 	b := testAgent()
 	b.Actions = b.Actions[:1]
@@ -212,6 +231,8 @@ func TestConfigurationErrors(t *testing.T) {
 	}{
 		{"start", nil, ErrConfigured, "parameter name is required"},
 		{"start", []string{"OCF_RESKEY_name=x", "OCF_RESKEY_count=11"}, ErrConfigured, "out of range 0..10"},
+		// Several errors: one line, readable (not an escaped newline).
+		{"start", []string{"OCF_RESKEY_count=11"}, ErrConfigured, "parameter name is required; parameter count: 11 is out of range"},
 		{"start", []string{"OCF_RESKEY_name=x", "OCF_RESKEY_count=two"}, ErrConfigured, "not an integer"},
 		{"start", []string{"OCF_RESKEY_name=x", "OCF_RESKEY_fast=quick"}, ErrConfigured, "not a boolean"},
 		{"start", []string{"OCF_RESKEY_name=x", "OCF_RESKEY_mode=c"}, ErrConfigured, "not one of a, b"},
@@ -263,6 +284,57 @@ func TestExitReason(t *testing.T) {
 	line := strings.TrimSuffix(buf.String(), "\n")
 	if strings.Contains(line, "\n") || len([]rune(strings.TrimPrefix(line, "ocf-exit-reason:"))) != exitReasonMax {
 		t.Errorf("reason not one line of %d runes: %q", exitReasonMax, line)
+	}
+}
+
+// Control characters in what is logged or reported are escaped: data with
+// a newline (a file name, say) cannot add a line, least of all an exit
+// reason, nor can an escape sequence act on a terminal showing the log.
+func TestNoForgedLines(t *testing.T) {
+	const evil = "f\nocf-exit-reason:forged\r\x1b[2J\x00\t\x7f\u0085\u2028\xff."
+	const escaped = `f\nocf-exit-reason:forged\r\x1b[2J\x00\t\x7f\u0085\u2028\xff.`
+	a := testAgent()
+	a.Actions = append(a.Actions, Action{Name: "forge", Timeout: time.Second, Run: func(_ context.Context, r *Request) Status {
+		r.Log.Infof("opening %s", evil)
+		r.Log.Warnf("%s", evil)
+		return r.Fail(ErrGeneric, "cannot open %s", evil)
+	}})
+	r := run(t, a, []string{"forge"}, "OCF_RESKEY_name=x", "OCF_RESOURCE_INSTANCE=i\nocf-exit-reason:tag", "HA_debug=1")
+	if got := reasons(r.stderr); len(got) != 1 || got[0] != "ocf-exit-reason:cannot open "+escaped {
+		t.Errorf("reasons %q", got)
+	}
+	for l := range strings.Lines(r.stderr) {
+		l = strings.TrimSuffix(l, "\n")
+		if !strings.HasPrefix(l, `demo(i\nocf-exit-reason:tag)[`) && !strings.HasPrefix(l, "ocf-exit-reason:") {
+			t.Errorf("line %q", l)
+		}
+		if i := strings.IndexFunc(l, needsEscape); i >= 0 || !utf8.ValidString(l) {
+			t.Errorf("unescaped character at %d: %q", i, l)
+		}
+	}
+	if !strings.Contains(r.stderr, "INFO: opening "+escaped+"\n") {
+		t.Errorf("log line not escaped as expected:\n%s", r.stderr)
+	}
+	// A panic's stack stays readable: one log line per line.
+	r = run(t, a, []string{"crash"}, "OCF_RESKEY_name=x")
+	if n := strings.Count(r.stderr, "ERROR: "); n < 5 {
+		t.Errorf("stack in %d lines:\n%s", n, r.stderr)
+	}
+}
+
+func TestEscape(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                     "",
+		"plain text, üñí 😀":    "plain text, üñí 😀",
+		`back\slash "q"`:       `back\slash "q"`,
+		"a\nb\rc\td\x1b[0m":    `a\nb\rc\td\x1b[0m`,
+		"\x00\x7f\u0080\u009f": `\x00\x7f\u0080\u009f`,
+		"\u2028\u2029":         `\u2028\u2029`,
+		"bad \xff\xfe utf8":    `bad \xff\xfe utf8`,
+	} {
+		if got := escape(in); got != want {
+			t.Errorf("escape(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
 
@@ -371,6 +443,26 @@ func TestManPage(t *testing.T) {
 		if !strings.Contains(page, want) {
 			t.Errorf("man page lacks %q", want)
 		}
+	}
+	// An agent with a Promoted role is shown as a promotable clone, with a
+	// monitor per role.
+	example := page[strings.Index(page, ".SH EXAMPLE CRM SHELL"):]
+	for _, want := range []string{
+		"    op monitor role=Promoted interval=11s timeout=30s OCF_CHECK_LEVEL=10 \\e\n",
+		"    op monitor role=Unpromoted interval=10s timeout=20s\n",
+		"clone p_demo\\-clone p_demo \\e\n    meta promotable=true\n",
+		"role=Master",
+	} {
+		if !strings.Contains(example, want) {
+			t.Errorf("example lacks %q:\n%s", want, example)
+		}
+	}
+	a.Actions = slices.DeleteFunc(a.Actions, func(act Action) bool { return act.Role != "" })
+	a.Actions = append(a.Actions, Action{Name: "notify", Timeout: time.Second, Run: monitorDepth})
+	example = a.ManPage("gocf", "2026-01-02")
+	if example = example[strings.Index(example, ".SH EXAMPLE CRM SHELL"):]; strings.Contains(example, "role=") || strings.Contains(example, "clone") ||
+		!strings.Contains(example, "    op monitor interval=10s timeout=20s\n") {
+		t.Errorf("an agent without roles is a plain primitive:\n%s", example)
 	}
 	if strings.Contains(page, "\n.\n") || strings.Contains(page, "\n'") {
 		t.Error("a text line would read as a roff request")

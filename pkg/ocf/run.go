@@ -50,7 +50,7 @@ func Run(a *Agent, args, environ []string, stdout, stderr io.Writer, exit func(i
 				usage(stdout) // -h, --help
 				return nil
 			}
-			fmt.Fprintf(stderr, "%s: %v\n", a.Name, err)
+			writeReason(stderr, getenv, err.Error())
 			usage(stderr)
 			status = ErrArgs
 			return nil
@@ -58,10 +58,12 @@ func Run(a *Agent, args, environ []string, stdout, stderr io.Writer, exit func(i
 		// Reached with no action, or one that is no command: urfave/cli
 		// hands unknown words to the root action.
 		Action: func(c *cli.Context) error {
-			status = ErrArgs
 			if c.NArg() > 0 {
-				fmt.Fprintf(stderr, "%s: unknown action %q\n", a.Name, c.Args().First())
 				status = ErrUnimplemented
+				writeReason(stderr, getenv, fmt.Sprintf("unknown action %q", c.Args().First()))
+			} else {
+				status = ErrArgs
+				writeReason(stderr, getenv, "no action given")
 			}
 			usage(stderr)
 			return nil
@@ -94,7 +96,7 @@ func Run(a *Agent, args, environ []string, stdout, stderr io.Writer, exit func(i
 		Action: func(*cli.Context) error { usage(stdout); return nil },
 	})
 	if err := app.Run(args); err != nil {
-		fmt.Fprintf(stderr, "%s: %v\n", a.Name, err)
+		writeReason(stderr, getenv, err.Error())
 		usage(stderr)
 		return ErrArgs
 	}
@@ -175,7 +177,12 @@ func runAction(a *Agent, name string, environ []string, getenv func(string) stri
 func dispatch(ctx context.Context, a *Agent, r *Request) (status Status) {
 	defer func() {
 		if p := recover(); p != nil {
-			r.Log.Errorf("panic: %v\n%s", p, debug.Stack())
+			r.Log.Errorf("panic: %v", p)
+			// One log line per line of the stack: the logger would
+			// escape its newlines into one unreadable line.
+			for _, l := range strings.Split(strings.TrimSpace(string(debug.Stack())), "\n") {
+				r.Log.Errorf("%s", strings.ReplaceAll(l, "\t", "    "))
+			}
 			status = r.Fail(ErrGeneric, "internal error in %s %s: %v", a.Name, r.Action, p)
 		}
 	}()
@@ -191,7 +198,13 @@ func dispatch(ctx context.Context, a *Agent, r *Request) (status Status) {
 		case r.IsProbe():
 			return NotRunning
 		}
-		return r.Fail(ErrConfigured, "%v", errors.Join(errs...))
+		// "; " and not errors.Join's newline, which the reason would
+		// show escaped.
+		msgs := make([]string, len(errs))
+		for i, err := range errs {
+			msgs[i] = err.Error()
+		}
+		return r.Fail(ErrConfigured, "%s", strings.Join(msgs, "; "))
 	}
 	if r.Action == "start" || r.Action == "validate-all" {
 		r.warnUnknownParams()
@@ -251,11 +264,12 @@ func (r *Request) loadParams() []error {
 
 // writeReason prints the one exit-reason line Pacemaker picks up.
 func writeReason(w io.Writer, getenv func(string) string, reason string) {
-	prefix := getenv("OCF_EXIT_REASON_PREFIX")
+	prefix := escape(getenv("OCF_EXIT_REASON_PREFIX"))
 	if prefix == "" {
 		prefix = "ocf-exit-reason:"
 	}
-	reason = strings.Join(strings.Fields(reason), " ")
+	// Escaped, it stays one line: no caller adds a second, forged one.
+	reason = strings.Join(strings.Fields(escape(reason)), " ")
 	if r := []rune(reason); len(r) > exitReasonMax {
 		reason = string(r[:exitReasonMax-1]) + "…"
 	}
