@@ -6,6 +6,9 @@ PREFIX   ?= /usr
 DESTDIR  ?=
 AGENTS   := vip fsmount asterisk drbd
 OCFDIR   := $(PREFIX)/lib/ocf/resource.d/gocf
+# Programs that are no OCF agents: DRBD's fence-peer handler.
+TOOLS    := drbd-fence
+LIBDIR   := $(PREFIX)/lib/gocf
 # The release tag (v1.2.3 -> 1.2.3), else a pre-release (see the script).
 VERSION  ?= $(shell packaging/version.sh)
 NFPM     := github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2
@@ -25,17 +28,19 @@ BENCH_PKGS := kmod psmisc
 # The OCF 1.1 schema pcs validates with, taken from Debian's pcs package.
 OCF11_RNG := .cache/pcs/usr/share/pcs/data/ocf-1.1.rng
 
-.PHONY: all build install test check bench docs apt deps lint clean demo man package
+.PHONY: all build install test check bench docs apt deps lint clean demo man package fuzz
 
 all: build
 
 build:
 	@mkdir -p bin
-	$(GO) build -trimpath -tags $(TAGS) -ldflags '$(LDFLAGS)' -o bin/ $(addprefix ./agents/,$(AGENTS))
+	$(GO) build -trimpath -tags $(TAGS) -ldflags '$(LDFLAGS)' -o bin/ $(addprefix ./agents/,$(AGENTS) $(TOOLS))
 
 install: build
 	install -d $(DESTDIR)$(OCFDIR)
 	install -m 0755 $(addprefix bin/,$(AGENTS)) $(DESTDIR)$(OCFDIR)/
+	install -d $(DESTDIR)$(LIBDIR)
+	install -m 0755 $(addprefix bin/,$(TOOLS)) $(DESTDIR)$(LIBDIR)/
 
 test:
 	$(GO) test ./pkg/...
@@ -58,11 +63,23 @@ lint:
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
+# Every fuzz target of the packages for FUZZTIME each, one at a time (the
+# fuzzer takes one target per run); seeds come from testdata/fuzz and f.Add.
+FUZZTIME ?= 15s
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./pkg/...); do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+			echo "fuzz $$pkg $$f ($(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+		done; \
+	done
+
 # Everything: lint, unit tests, meta-data validation, ocf-tester, the
 # scenario tests in namespaces, the packages, and the cluster tests in the
 # test bed (namespace nodes and qemu VMs; one package at a time, as they
-# share the bed). As root; nothing may skip.
-check: deps build lint package
+# share the bed), after every fuzz target for a bounded time. As root;
+# nothing may skip.
+check: deps build lint package fuzz
 	GOCF_CHECK=1 GOCF_TESTBED=1 GOCF_TESTBED_VM=1 GOCF_AGENTS=$(CURDIR)/bin \
 	GOCF_OCF11_RNG=$(CURDIR)/$(OCF11_RNG) GOCF_PACKAGES=$(CURDIR)/dist \
 	$(GO) test -p 1 -count=1 -timeout 70m ./...
@@ -79,7 +96,7 @@ docs:
 man:
 	@rm -rf dist/man
 	$(GO) run ./packaging/manpages -out dist/man -version $(VERSION) -date $$(git log -1 --format=%cs 2>/dev/null || date +%F)
-	gzip -n -9 dist/man/*.7
+	gzip -n -9 dist/man/*.7 dist/man/*.8
 
 package: build man
 	@mkdir -p dist && rm -f dist/*.deb dist/*.rpm

@@ -58,6 +58,20 @@ func adminChecks(t *testing.T, root *lab.Root, deb string, withMan bool) {
 			root.Run(t, "test", "-s", "/usr/share/man/man7/ocf_gocf_"+a.Name+".7.gz")
 		}
 	}
+	// DRBD's fence-peer handler: installed where drbd.conf names it, its
+	// page renders, and it answers as LINBIT's scripts do without a
+	// DRBD_RESOURCE (exit 1, the reason in the log).
+	if out := root.Run(t, "sh", "-c", "/usr/lib/gocf/drbd-fence fence-peer --logfacility= --lock-file=NONE 2>&1; echo rc=$?"); !strings.Contains(out, "DRBD_RESOURCE is not set") || !strings.Contains(out, "rc=1") {
+		t.Errorf("installed drbd-fence:\n%s", out)
+	}
+	if withMan {
+		page := root.Run(t, "man", "-P", "cat", "8", "drbd-fence")
+		if !strings.Contains(page, "UP_TO_DATE_NODES") || !strings.Contains(page, "EXIT STATUS") {
+			t.Errorf("man 8 drbd-fence does not render:\n%.400s", page)
+		}
+	} else {
+		root.Run(t, "test", "-s", "/usr/share/man/man8/drbd-fence.8.gz")
+	}
 	// ocf-tester from the installed path, on a veth in the
 	// root's own network namespace.
 	out := root.Run(t, "sh", "-ec", `ip link set lo up
@@ -103,6 +117,11 @@ func TestRPMMetadata(t *testing.T) {
 			}
 		}
 	}
+	for _, f := range []string{"/usr/lib/gocf/drbd-fence", "/usr/share/man/man8/drbd-fence.8.gz"} {
+		if !strings.Contains(files, f+"\n") {
+			t.Errorf("rpm lacks %s:\n%s", f, files)
+		}
+	}
 	info := lab.Run(t, "rpm", "-qpi", rpm)
 	for _, want := range []string{"Name        : gocf-agents", "License     : Apache-2.0", "Architecture: x86_64"} {
 		if !strings.Contains(info, want) {
@@ -112,6 +131,9 @@ func TestRPMMetadata(t *testing.T) {
 	modes := lab.Run(t, "rpm", "-qp", "--qf", "[%{FILEMODES:perms} %{FILENAMES}\n]", rpm)
 	if !strings.Contains(modes, "-rwxr-xr-x /usr/lib/ocf/resource.d/gocf/vip") {
 		t.Errorf("agents must be mode 755:\n%s", modes)
+	}
+	if !strings.Contains(modes, "-rwxr-xr-x /usr/lib/gocf/drbd-fence") {
+		t.Errorf("drbd-fence must be mode 755:\n%s", modes)
 	}
 	// Both package formats carry the same version.
 	deb, _ := packages(t)

@@ -1,6 +1,6 @@
 // Command manpages writes ocf_gocf_<agent>.7 for every agent into a
 // directory, from the agents' declarations (the same source as their
-// meta-data).
+// meta-data), and drbd-fence.8 from the fence handler's declaration.
 package main
 
 import (
@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 
 	"github.com/gocf/gocf/pkg/catalog"
+	"github.com/gocf/gocf/pkg/fencepeer"
 	"github.com/gocf/gocf/pkg/ocf"
 )
 
@@ -29,5 +30,10 @@ func main() {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
+	}
+	name := filepath.Join(*out, fencepeer.Decl.Name+".8")
+	if err := os.WriteFile(name, []byte(fencepeer.Decl.ManPage(*version, *date)), 0o644); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
 	}
 }
