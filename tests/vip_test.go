@@ -180,10 +180,11 @@ func TestVipMonitorSeesManualRemovalAndLinkDown(t *testing.T) {
 	l.node.IP(t, "addr", "add", "198.51.100.80/25", "dev", l.link.Here)
 	a.Expect(t, 7, "monitor", recurring)
 	a.Expect(t, 1, "start") // refuses to stack a second prefix
-	a.Expect(t, 0, "stop")  // but stop clears the address
-	if got := l.addrs(t, "198.51.100.80"); len(got) != 0 {
-		t.Fatalf("stop left %q", got)
+	a.Expect(t, 0, "stop")  // and stop leaves what it did not add
+	if got := l.addrs(t, "198.51.100.80"); len(got) != 1 || !strings.Contains(got[0], "198.51.100.80/25") {
+		t.Fatalf("stop removed the /25 it did not add: %q", got)
 	}
+	l.node.IP(t, "addr", "del", "198.51.100.80/25", "dev", l.link.Here)
 
 	a.Expect(t, 0, "start")
 	l.node.IP(t, "link", "set", l.link.Here, "down")
@@ -443,4 +444,138 @@ func TestVipMonitorRefreshAndQuietProbe(t *testing.T) {
 		t.Fatalf("recurring monitor: want 2 refresh announcements, got %d", n)
 	}
 	a.Expect(t, 0, "stop")
+}
+
+// A prefix IPaddr2 refuses is refused: /0 everywhere (6); one shorter than
+// the connected route covering ip would route other networks to this link,
+// which is wrong on this node (2). A link-local address needs nic (6).
+func TestVipRefusesPrefixes(t *testing.T) {
+	l := newVipLab(t)
+	for _, m := range []string{"0", "0.0.0.0"} {
+		a := l.agent(map[string]string{"ip": "198.51.100.96", "nic": l.link.Here, "cidr_netmask": m, "arp_count": "0"})
+		for _, action := range []string{"validate-all", "start"} {
+			if r := a.Expect(t, 6, action); !strings.Contains(r.ExitReasons()[0], "out of range 1..32") {
+				t.Errorf("cidr_netmask=%s %s: reason %q", m, action, r.ExitReasons())
+			}
+		}
+	}
+	for _, c := range []struct{ ip, nic, mask, route string }{
+		{"198.51.100.96", "", "16", "198.51.100.0/24"},
+		{"198.51.100.96", l.link.Here, "255.255.0.0", "198.51.100.0/24"},
+		{"2001:db8:1::96", "", "48", "2001:db8:1::/64"},
+		{"2001:db8:1::96", l.link.Here, "48", "2001:db8:1::/64"},
+	} {
+		a := l.agent(map[string]string{"ip": c.ip, "nic": c.nic, "cidr_netmask": c.mask, "arp_count": "0", "nodad": "true"})
+		for _, action := range []string{"validate-all", "start"} {
+			if r := a.Expect(t, 2, action); !strings.Contains(r.ExitReasons()[0], c.route) {
+				t.Errorf("%s/%s nic=%q %s: reason %q lacks %s", c.ip, c.mask, c.nic, action, r.ExitReasons(), c.route)
+			}
+		}
+		a.Expect(t, 7, "monitor")
+		a.Expect(t, 0, "stop")
+		if got := l.addrs(t, c.ip); len(got) != 0 {
+			t.Fatalf("a refused start left %q", got)
+		}
+	}
+	// As long as the route's, or longer, is what IPaddr2 takes.
+	for _, mask := range []string{"24", "28", "32"} {
+		a := l.agent(map[string]string{"ip": "198.51.100.97", "cidr_netmask": mask, "arp_count": "0"})
+		a.Expect(t, 0, "start")
+		a.Expect(t, 0, "stop")
+	}
+
+	ll := l.agent(map[string]string{"ip": "fe80::96", "cidr_netmask": "64", "nodad": "true", "arp_count": "0"})
+	for _, action := range []string{"validate-all", "start"} {
+		if r := ll.Expect(t, 6, action); !strings.Contains(r.ExitReasons()[0], "link-local") {
+			t.Errorf("link-local without nic %s: reason %q", action, r.ExitReasons())
+		}
+	}
+	ll.Params["nic"] = l.link.Here
+	ll.Expect(t, 0, "start")
+	ll.Expect(t, 0, "monitor")
+	ll.Expect(t, 0, "stop")
+}
+
+// Stop removes only what start would have added: an administrator's copy
+// of the address elsewhere (a /32 on lo) stays, and stop succeeds.
+func TestVipStopLeavesOtherAssignments(t *testing.T) {
+	l := newVipLab(t)
+	for _, ip := range []string{"198.51.100.66", "203.0.113.66"} { // with and without a connected route
+		l.node.IP(t, "addr", "add", ip+"/32", "dev", "lo")
+		a := l.agent(map[string]string{"ip": ip, "arp_count": "0"})
+		// Without a route vip cannot tell whether the /32 is its own.
+		mon, st := 7, 1 // not on the interface start picks; already on lo
+		if strings.HasPrefix(ip, "203.") {
+			mon, st = 1, 2 // no route
+		}
+		a.Expect(t, mon, "monitor", "OCF_RESKEY_CRM_meta_interval=10000")
+		a.Expect(t, st, "start")
+		a.Expect(t, 0, "stop") // Pacemaker's recovery after the failed start
+		if got := l.addrs(t, ip); len(got) != 1 || !strings.Contains(got[0], " lo ") {
+			t.Fatalf("stop touched the address on lo: %q", got)
+		}
+	}
+
+	// On the interface start picks, only the address with this resource's
+	// prefix and label is its.
+	l.node.IP(t, "addr", "add", "198.51.100.67/25", "dev", l.link.Here)
+	a := l.agent(map[string]string{"ip": "198.51.100.67", "cidr_netmask": "24", "arp_count": "0"})
+	a.Expect(t, 0, "stop")
+	if got := l.addrs(t, "198.51.100.67"); len(got) != 1 {
+		t.Fatalf("stop removed another prefix: %q", got)
+	}
+	l.node.IP(t, "addr", "del", "198.51.100.67/25", "dev", l.link.Here)
+	l.node.IP(t, "addr", "add", "198.51.100.67/24", "dev", l.link.Here, "label", l.link.Here+":adm")
+	a.Params["iflabel"] = "vip"
+	a.Expect(t, 7, "monitor", "OCF_RESKEY_CRM_meta_interval=10000")
+	a.Expect(t, 1, "start")
+	a.Expect(t, 0, "stop")
+	if got := l.addrs(t, "198.51.100.67"); len(got) != 1 || !strings.Contains(got[0], l.link.Here+":adm") {
+		t.Fatalf("stop removed an address with another label: %q", got)
+	}
+	a.Params["iflabel"] = "adm"
+	a.Expect(t, 0, "monitor", "OCF_RESKEY_CRM_meta_interval=10000")
+	a.Expect(t, 0, "stop")
+	if got := l.addrs(t, "198.51.100.67"); len(got) != 0 {
+		t.Fatalf("stop left %q", got)
+	}
+}
+
+// A probe says "not running" only when the address is known to be absent;
+// when the routes no longer tell where this resource put it and it is
+// there, "not running" would let Pacemaker start it on a second node.
+func TestVipProbeDoesNotGuessNotRunning(t *testing.T) {
+	l := newVipLab(t)
+	a := l.agent(map[string]string{"ip": "198.51.100.62", "arp_count": "0"})
+	a.Expect(t, 0, "start")
+	other := lab.NewNetns(t)
+	l2 := lab.Veth(t, l.node, other)
+	l.node.IP(t, "addr", "add", "198.51.100.201/24", "dev", l2.Here)
+	for _, env := range [][]string{nil, {"OCF_RESKEY_CRM_meta_interval=10000"}} {
+		r := a.Expect(t, 1, "monitor", env...)
+		if !strings.Contains(r.ExitReasons()[0], "198.51.100.62/24 on "+l.link.Here+" is up") {
+			t.Errorf("reason should say where the address is: %q", r.ExitReasons())
+		}
+	}
+	// Absent from every interface: known not running, ambiguity or not.
+	l.agent(map[string]string{"ip": "198.51.100.63"}).Expect(t, 7, "monitor")
+	// Recovery: stop removes it from the interface start picked, one of
+	// the tied ones.
+	a.Expect(t, 0, "stop")
+	if got := l.addrs(t, "198.51.100.62"); len(got) != 0 {
+		t.Fatalf("stop left %q", got)
+	}
+	a.Expect(t, 7, "monitor")
+
+	// A /32 started on the interface of 198.51.100.0/24, whose network
+	// address is then removed: no route covers it any more, yet it is up.
+	l = newVipLab(t)
+	a = l.agent(map[string]string{"ip": "198.51.100.64", "cidr_netmask": "32", "arp_count": "0"})
+	a.Expect(t, 0, "start")
+	l.node.IP(t, "addr", "del", "198.51.100.1/24", "dev", l.link.Here)
+	if got := l.addrs(t, "198.51.100.64"); len(got) != 1 {
+		t.Fatalf("want the /32 still up, got %q", got)
+	}
+	a.Expect(t, 1, "monitor")
+	l.agent(map[string]string{"ip": "198.51.100.65", "cidr_netmask": "32"}).Expect(t, 7, "monitor")
 }

@@ -9,10 +9,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
+	"maps"
 	"net/netip"
+	"slices"
 
-	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
 
@@ -22,27 +22,40 @@ var (
 	ErrAmbiguous = errors.New("connected routes on several interfaces cover the address")
 )
 
-// Host is this node's network configuration, reached over one netlink socket.
-type Host struct{ h *netlink.Handle }
+// AmbiguousError is ErrAmbiguous with the interfaces (by index) tied on
+// the longest connected route, and its prefix length.
+type AmbiguousError struct {
+	Links  []int
+	Prefix int
+}
+
+func (e *AmbiguousError) Error() string        { return ErrAmbiguous.Error() }
+func (e *AmbiguousError) Is(target error) bool { return target == ErrAmbiguous }
+
+// Host is this node's network configuration, reached through a Kernel.
+type Host struct{ k Kernel }
 
 // Open opens the netlink socket; Close it when the action is done.
 func Open() (*Host, error) {
-	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+	k, err := OpenKernel()
 	if err != nil {
-		return nil, fmt.Errorf("netlink: %w", err)
+		return nil, err
 	}
-	return &Host{h: h}, nil
+	return New(k), nil
 }
 
+// New makes a Host on k.
+func New(k Kernel) *Host { return &Host{k: k} }
+
 // Close releases the socket.
-func (h *Host) Close() { h.h.Close() }
+func (h *Host) Close() { h.k.Close() }
 
 // Family returns the netlink address family of ip.
 func Family(ip netip.Addr) int {
 	if ip.Is4() {
-		return netlink.FAMILY_V4
+		return unix.AF_INET
 	}
-	return netlink.FAMILY_V6
+	return unix.AF_INET6
 }
 
 // Link is what the agents need to know of an interface.
@@ -54,27 +67,26 @@ type Link struct {
 	Up bool
 }
 
-func linkOf(l netlink.Link) Link {
-	a := l.Attrs()
-	up := a.Flags&net.FlagUp != 0
-	switch a.OperState {
-	case netlink.OperDown, netlink.OperLowerLayerDown, netlink.OperNotPresent:
+// Operational states of linux/if.h (RFC 2863) that mean no traffic flows.
+const (
+	operNotPresent     = 1
+	operDown           = 2
+	operLowerLayerDown = 3
+)
+
+func linkOf(l LinkState) Link {
+	up := l.Flags&unix.IFF_UP != 0
+	switch l.OperState {
+	case operNotPresent, operDown, operLowerLayerDown:
 		up = false
 	}
-	return Link{Name: a.Name, Index: a.Index, Up: up}
+	return Link{Name: l.Name, Index: l.Index, Up: up}
 }
 
 // Link looks an interface up by name; ok is false when there is none.
 func (h *Host) Link(name string) (l Link, ok bool, err error) {
-	nl, err := h.h.LinkByName(name)
-	if err != nil {
-		var nf netlink.LinkNotFoundError
-		if errors.As(err, &nf) {
-			return Link{}, false, nil
-		}
-		return Link{}, false, err
-	}
-	return linkOf(nl), true, nil
+	s, ok, err := h.k.LinkByName(name)
+	return linkOf(s), ok, err
 }
 
 // Candidate is an interface that can carry an address, with the prefix
@@ -89,29 +101,23 @@ type Candidate struct {
 // nil, only routes via that interface count. Several interfaces tied on the
 // longest prefix are ambiguous.
 func (h *Host) FindInterface(ip netip.Addr, only *Link) (Candidate, error) {
-	filter := &netlink.Route{Table: unix.RT_TABLE_MAIN}
-	mask := uint64(netlink.RT_FILTER_TABLE)
-	if only != nil {
-		filter.LinkIndex = only.Index
-		mask |= netlink.RT_FILTER_OIF
-	}
-	routes, err := h.h.RouteListFiltered(Family(ip), filter, mask)
+	routes, err := h.k.Routes(Family(ip))
 	if err != nil {
 		return Candidate{}, fmt.Errorf("listing routes: %w", err)
 	}
 	best, bestLinks := -1, map[int]bool{}
 	for _, rt := range routes {
-		if rt.Dst == nil || rt.Gw != nil || len(rt.MultiPath) > 0 || rt.Type != unix.RTN_UNICAST {
+		if !rt.Dst.IsValid() || rt.Gw.IsValid() || rt.Multipath || rt.Type != unix.RTN_UNICAST ||
+			rt.Table != unix.RT_TABLE_MAIN || (only != nil && rt.LinkIndex != only.Index) {
 			continue
 		}
-		pfx, ok := prefixOf(rt.Dst)
-		if !ok || !pfx.Contains(ip) || pfx.Bits() == 0 {
+		if !rt.Dst.Contains(ip) || rt.Dst.Bits() == 0 {
 			continue
 		}
 		switch {
-		case pfx.Bits() > best:
-			best, bestLinks = pfx.Bits(), map[int]bool{rt.LinkIndex: true}
-		case pfx.Bits() == best:
+		case rt.Dst.Bits() > best:
+			best, bestLinks = rt.Dst.Bits(), map[int]bool{rt.LinkIndex: true}
+		case rt.Dst.Bits() == best:
 			bestLinks[rt.LinkIndex] = true
 		}
 	}
@@ -119,27 +125,21 @@ func (h *Host) FindInterface(ip netip.Addr, only *Link) (Candidate, error) {
 	case best < 0:
 		return Candidate{}, ErrNoRoute
 	case len(bestLinks) > 1:
-		return Candidate{}, ErrAmbiguous
+		return Candidate{}, &AmbiguousError{Links: slices.Sorted(maps.Keys(bestLinks)), Prefix: best}
 	case only != nil:
 		return Candidate{Link: *only, Prefix: best}, nil
 	}
 	for idx := range bestLinks {
-		l, err := h.h.LinkByIndex(idx)
-		if err != nil {
-			return Candidate{}, err
+		l, ok, err := h.k.LinkByIndex(idx)
+		switch {
+		case err != nil:
+			return Candidate{}, fmt.Errorf("looking up interface %d: %w", idx, err)
+		case !ok: // gone since the route dump
+			return Candidate{}, ErrNoRoute
 		}
 		return Candidate{Link: linkOf(l), Prefix: best}, nil
 	}
 	panic("unreachable")
-}
-
-func prefixOf(n *net.IPNet) (netip.Prefix, bool) {
-	a, ok := netip.AddrFromSlice(n.IP)
-	if !ok {
-		return netip.Prefix{}, false
-	}
-	ones, _ := n.Mask.Size()
-	return netip.PrefixFrom(a.Unmap(), ones), true
 }
 
 // Assigned is an address found on an interface.
@@ -155,14 +155,14 @@ func (a Assigned) DADFailed() bool { return a.Flags&unix.IFA_F_DADFAILED != 0 }
 
 // Find returns every assignment of ip on any interface, in one netlink dump.
 func (h *Host) Find(ip netip.Addr) ([]Assigned, error) {
-	addrs, err := h.h.AddrList(nil, Family(ip))
+	addrs, err := h.k.Addrs(Family(ip))
 	if err != nil {
 		return nil, fmt.Errorf("listing addresses: %w", err)
 	}
 	var out []Assigned
 	for _, a := range addrs {
-		if p, ok := prefixOf(a.IPNet); ok && p.Addr() == ip {
-			out = append(out, Assigned{LinkIndex: a.LinkIndex, Prefix: p, Label: a.Label, Flags: a.Flags})
+		if a.Prefix.Addr() == ip {
+			out = append(out, Assigned{LinkIndex: a.LinkIndex, Prefix: a.Prefix, Label: a.Label, Flags: a.Flags})
 		}
 	}
 	return out, nil
@@ -170,11 +170,11 @@ func (h *Host) Find(ip netip.Addr) ([]Assigned, error) {
 
 // LinkName names an interface by index, for messages ("?" if it is gone).
 func (h *Host) LinkName(index int) string {
-	l, err := h.h.LinkByIndex(index)
-	if err != nil {
+	l, ok, err := h.k.LinkByIndex(index)
+	if err != nil || !ok {
 		return "?"
 	}
-	return l.Attrs().Name
+	return l.Name
 }
 
 // Spec is an address to add.
@@ -192,25 +192,21 @@ type Spec struct {
 // forever is the kernel's infinite address lifetime.
 const forever = 0xFFFFFFFF
 
-func ipNet(p netip.Prefix) *net.IPNet {
-	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
-}
-
 // Add brings the link up and adds the address.
 func (h *Host) Add(s Spec) error {
-	l, err := h.h.LinkByIndex(s.Link.Index)
-	if err != nil {
+	l, ok, err := h.k.LinkByIndex(s.Link.Index)
+	switch {
+	case err != nil:
 		return err
+	case !ok:
+		return fmt.Errorf("interface %s is gone", s.Link.Name)
 	}
-	if l.Attrs().Flags&net.FlagUp == 0 {
-		if err := h.h.LinkSetUp(l); err != nil {
+	if l.Flags&unix.IFF_UP == 0 {
+		if err := h.k.LinkSetUp(l.Index); err != nil {
 			return fmt.Errorf("bringing %s up: %w", s.Link.Name, err)
 		}
 	}
-	a := &netlink.Addr{IPNet: ipNet(s.Prefix), Label: s.Label}
-	if s.Broadcast.IsValid() {
-		a.Broadcast = s.Broadcast.AsSlice()
-	}
+	a := Addr{LinkIndex: l.Index, Prefix: s.Prefix, Label: s.Label, Broadcast: s.Broadcast}
 	if s.NoDAD {
 		a.Flags |= unix.IFA_F_NODAD
 	}
@@ -218,26 +214,19 @@ func (h *Host) Add(s Spec) error {
 		a.Flags |= unix.IFA_F_NOPREFIXROUTE
 	}
 	if s.PreferredLft >= 0 {
-		a.PreferedLft, a.ValidLft = s.PreferredLft, forever
+		a.PreferredLft, a.ValidLft = uint32(s.PreferredLft), forever
 	}
-	return h.h.AddrAdd(l, a)
+	return h.k.AddrAdd(a)
 }
 
-// Remove deletes an assigned address. One already gone is no error.
+// Remove deletes an assigned address. One already gone, or on an
+// interface that is gone, is no error.
 func (h *Host) Remove(linkIndex int, p netip.Prefix) error {
-	l, err := h.h.LinkByIndex(linkIndex)
-	if err != nil {
-		var nf netlink.LinkNotFoundError
-		if errors.As(err, &nf) {
-			return nil // the interface and its addresses are gone
-		}
-		return err
+	err := h.k.AddrDel(linkIndex, p)
+	if errors.Is(err, unix.EADDRNOTAVAIL) || errors.Is(err, unix.ENODEV) || errors.Is(err, unix.ENOENT) {
+		return nil
 	}
-	err = h.h.AddrDel(l, &netlink.Addr{IPNet: ipNet(p)})
-	if err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) && !errors.Is(err, unix.ENOENT) {
-		return err
-	}
-	return nil
+	return err
 }
 
 // ErrDuplicate means IPv6 duplicate address detection found another owner.
@@ -246,10 +235,10 @@ var ErrDuplicate = errors.New("duplicate address detection failed: another node 
 // WaitDAD waits until ip on link has left the tentative state. It listens
 // to address events instead of polling, and ends with ctx.
 func (h *Host) WaitDAD(ctx context.Context, link Link, ip netip.Addr) error {
-	updates := make(chan netlink.AddrUpdate, 64)
 	done := make(chan struct{})
 	defer close(done)
-	if err := netlink.AddrSubscribeWithOptions(updates, done, netlink.AddrSubscribeOptions{}); err != nil {
+	updates, err := h.k.AddrEvents(done)
+	if err != nil {
 		return fmt.Errorf("subscribing to address events: %w", err)
 	}
 	check := func(flags int) (bool, error) {
@@ -286,11 +275,10 @@ func (h *Host) WaitDAD(ctx context.Context, link Link, ip netip.Addr) error {
 			if !ok {
 				return errors.New("address event subscription closed")
 			}
-			a, _ := netip.AddrFromSlice(u.LinkAddress.IP)
-			if u.LinkIndex != link.Index || a.Unmap() != ip {
+			if u.LinkIndex != link.Index || u.Prefix.Addr() != ip {
 				continue
 			}
-			if !u.NewAddr {
+			if !u.New {
 				return fmt.Errorf("address %s was removed from %s while waiting", ip, link.Name)
 			}
 			if end, err := check(u.Flags); end {

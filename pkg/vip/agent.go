@@ -4,15 +4,36 @@
 package vip
 
 import (
+	"context"
 	"time"
 
+	"github.com/gocf/gocf/pkg/announce"
+	"github.com/gocf/gocf/pkg/ipaddr"
 	"github.com/gocf/gocf/pkg/ocf"
 )
 
 const helperAnnounce = "announce-helper"
 
+// node is how the actions reach this node: netlink, the wire, and the
+// detached announcer. Unit tests replace it (recorded netlink, no wire).
+type node struct {
+	open     func() (*ipaddr.Host, error)
+	announce func(context.Context, announce.Plan) (int, error)
+	spawn    func(r *ocf.Request, args ...string) error
+}
+
 // Agent returns the vip agent's declaration.
 func Agent() *ocf.Agent {
+	return agentOn(node{open: ipaddr.Open, announce: announce.Send, spawn: spawn})
+}
+
+func spawn(r *ocf.Request, args ...string) error {
+	_, err := r.Spawn(helperAnnounce, args...)
+	return err
+}
+
+func agentOn(n node) *ocf.Agent {
+	a := &agent{n}
 	return &ocf.Agent{
 		Name:    "vip",
 		Version: ocf.BuildVersion,
@@ -29,15 +50,15 @@ CLUSTERIP clone mode (and its options lvs_support, mac, clusterip_hash,
 unique_clone_address) is not supported: vip cannot be cloned.`,
 		Params: params,
 		Actions: []ocf.Action{
-			{Name: "start", Timeout: 20 * time.Second, Run: start},
-			{Name: "stop", Timeout: 20 * time.Second, Run: stop},
-			{Name: "monitor", Timeout: 20 * time.Second, Interval: 10 * time.Second, Run: monitor},
+			{Name: "start", Timeout: 20 * time.Second, Run: a.withSession((*session).start)},
+			{Name: "stop", Timeout: 20 * time.Second, Run: a.withSession((*session).stop)},
+			{Name: "monitor", Timeout: 20 * time.Second, Interval: 10 * time.Second, Run: a.withSession((*session).monitor)},
 			{Name: "meta-data", Timeout: 5 * time.Second},
 			{Name: "validate-all", Timeout: 20 * time.Second},
 		},
 		Check:    check,
-		Validate: validate,
-		Helpers:  []ocf.Helper{{Name: helperAnnounce, Timeout: 10 * time.Minute, Run: announceHelper}},
+		Validate: a.withSession((*session).validate),
+		Helpers:  []ocf.Helper{{Name: helperAnnounce, Timeout: 10 * time.Minute, Run: a.announceHelper}},
 	}
 }
 
@@ -50,13 +71,15 @@ var params = []ocf.Param{
 		Short: "Network interface",
 		Long: `The interface to add the address to. If empty, the interface whose directly
 connected route covers ip with the longest prefix is chosen (as IPaddr2's
-findif does); none or several such interfaces is an error. The deprecated
-form nic:label (eth0:vip) sets the label as iflabel would.`},
+findif does); none or several such interfaces is an error. Required for an
+IPv6 link-local address (fe80::/10). The deprecated form nic:label
+(eth0:vip) sets the label as iflabel would.`},
 	{Name: "cidr_netmask", Type: ocf.String,
 		Short: "CIDR netmask",
 		Long: `The prefix length of the address (24, not 255.255.255.0; a dotted IPv4 mask
-is accepted too). If empty, it is taken from the connected route that
-covers ip.`},
+is accepted too), from 1 to 32 or 128, and not shorter than that of the
+connected route covering ip on the interface (which would route other
+networks to it). If empty, it is taken from that route.`},
 	{Name: "broadcast", Type: ocf.String,
 		Short: "Broadcast address",
 		Long: `IPv4 broadcast address of the address: an address, or '+' (host bits set) or

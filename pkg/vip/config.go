@@ -78,6 +78,10 @@ func parseConfig(r *ocf.Request) (config, error) {
 			c.label = nic
 		}
 	}
+	// Every link has fe80::/64: only nic can say which one is meant.
+	if ip.Is6() && ip.IsLinkLocalUnicast() && c.nic == "" {
+		return c, fmt.Errorf("parameter ip: %s is a link-local address, which exists on every link: set nic", ip)
+	}
 	if c.label == "" && c.iflabel != "" && c.nic != "" {
 		c.label = c.nic + ":" + c.iflabel
 	}
@@ -135,11 +139,16 @@ func parseConfig(r *ocf.Request) (config, error) {
 	return c, nil
 }
 
-// parsePrefixLen reads "24" or, for IPv4, "255.255.255.0".
+// parsePrefixLen reads "24" or, for IPv4, "255.255.255.0". A /0 address
+// would claim every address as on-link; IPaddr2 refuses it too.
 func parsePrefixLen(s string, ip netip.Addr) (int, error) {
-	if n, err := strconv.Atoi(s); err == nil {
-		if n < 0 || n > ip.BitLen() {
-			return 0, fmt.Errorf("parameter cidr_netmask: %d is out of range 0..%d", n, ip.BitLen())
+	outOfRange := func(n int) error {
+		return fmt.Errorf("parameter cidr_netmask: %s is /%d, out of range 1..%d", s, n, ip.BitLen())
+	}
+	if s != "" && strings.Trim(s, "0123456789") == "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > ip.BitLen() {
+			return 0, fmt.Errorf("parameter cidr_netmask: %s is out of range 1..%d", s, ip.BitLen())
 		}
 		return n, nil
 	}
@@ -151,7 +160,11 @@ func parsePrefixLen(s string, ip netip.Addr) (int, error) {
 			ones++
 			v <<= 1
 		}
-		if v == 0 {
+		switch {
+		case v != 0:
+		case ones == 0:
+			return 0, outOfRange(0)
+		default:
 			return ones, nil
 		}
 	}

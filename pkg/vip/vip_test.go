@@ -61,6 +61,12 @@ func TestParseConfigRejects(t *testing.T) {
 		{"OCF_RESKEY_ip=ff02::1"},
 		{"OCF_RESKEY_ip=255.255.255.255"},
 		{"OCF_RESKEY_ip=198.51.100.10", "OCF_RESKEY_cidr_netmask=-1"},
+		{"OCF_RESKEY_ip=198.51.100.10", "OCF_RESKEY_cidr_netmask=0"},
+		{"OCF_RESKEY_ip=198.51.100.10", "OCF_RESKEY_cidr_netmask=0.0.0.0"},
+		{"OCF_RESKEY_ip=2001:db8::1", "OCF_RESKEY_cidr_netmask=0"},
+		{"OCF_RESKEY_ip=fe80::1"},
+		{"OCF_RESKEY_ip=fe80::1", "OCF_RESKEY_cidr_netmask=64"},
+		{"OCF_RESKEY_ip=febf::1"},
 		{"OCF_RESKEY_ip=2001:db8::1", "OCF_RESKEY_cidr_netmask=255.255.255.0"},
 		{"OCF_RESKEY_ip=198.51.100.10", "OCF_RESKEY_nic=eth0:a", "OCF_RESKEY_iflabel=b c"},
 		{"OCF_RESKEY_ip=198.51.100.10", "OCF_RESKEY_nic=eth0", "OCF_RESKEY_iflabel=0123456789ab"},
@@ -76,13 +82,19 @@ func TestParseConfigRejects(t *testing.T) {
 
 func TestPrefixAndBroadcast(t *testing.T) {
 	v4 := netip.MustParseAddr("198.51.100.77")
-	for s, want := range map[string]int{"24": 24, "0": 0, "32": 32, "255.255.255.192": 26, "255.255.255.255": 32, "0.0.0.0": 0} {
+	for s, want := range map[string]int{"24": 24, "1": 1, "32": 32, "255.255.255.192": 26, "255.255.255.255": 32, "128.0.0.0": 1} {
 		if got, err := parsePrefixLen(s, v4); err != nil || got != want {
 			t.Errorf("%s: %d %v", s, got, err)
 		}
 	}
-	if _, err := parsePrefixLen("255.255.0.255", v4); err == nil {
-		t.Error("non-contiguous mask accepted")
+	// /0 would claim every address (IPaddr2 refuses it too).
+	for _, s := range []string{"255.255.0.255", "0", "0.0.0.0", "33", "-1", "+24", "024x"} {
+		if n, err := parsePrefixLen(s, v4); err == nil {
+			t.Errorf("%q accepted as /%d", s, n)
+		}
+	}
+	if _, err := parsePrefixLen("0", netip.MustParseAddr("2001:db8::1")); err == nil {
+		t.Error("IPv6 /0 accepted")
 	}
 	p := netip.MustParsePrefix("198.51.100.77/26")
 	for setting, want := range map[string]string{"": "198.51.100.127", "+": "198.51.100.127", "-": "198.51.100.64", "198.51.100.1": "198.51.100.1"} {
@@ -93,8 +105,8 @@ func TestPrefixAndBroadcast(t *testing.T) {
 	if broadcastFor("", netip.MustParsePrefix("198.51.100.77/31")).IsValid() {
 		t.Error("/31 has no broadcast by default")
 	}
-	if broadcastFor("+", netip.MustParsePrefix("198.51.100.77/0")).String() != "255.255.255.255" {
-		t.Error("/0")
+	if broadcastFor("+", netip.MustParsePrefix("198.51.100.77/1")).String() != "255.255.255.255" {
+		t.Error("/1")
 	}
 	if broadcastFor("", netip.MustParsePrefix("2001:db8::1/64")).IsValid() {
 		t.Error("IPv6 has no broadcast")
