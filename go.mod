@@ -3,7 +3,6 @@ module github.com/gocf/gocf
 go 1.26.0
 
 require (
-	github.com/CyCoreSystems/ari/v5 v5.2.0
 	github.com/beevik/etree v1.8.1
 	github.com/emiago/sipgo v1.7.3
 	github.com/mdlayher/arp v0.0.0-20220512170110-6706a2966875
@@ -18,20 +17,13 @@ require (
 
 require (
 	github.com/cpuguy83/go-md2man/v2 v2.0.7 // indirect
-	github.com/go-stack/stack v1.8.0 // indirect
 	github.com/gobwas/httphead v0.1.0 // indirect
 	github.com/gobwas/pool v0.2.1 // indirect
 	github.com/gobwas/ws v1.3.2 // indirect
-	github.com/gogo/protobuf v1.3.2 // indirect
 	github.com/google/uuid v1.6.0 // indirect
 	github.com/icholy/digest v1.2.0 // indirect
-	github.com/inconshreveable/log15 v0.0.0-20171019012758-0decfc6c20d9 // indirect
 	github.com/josharian/native v1.0.0 // indirect
-	github.com/mattn/go-colorable v0.1.8 // indirect
-	github.com/mattn/go-isatty v0.0.12 // indirect
 	github.com/mdlayher/socket v0.2.1 // indirect
-	github.com/oklog/ulid v1.3.1 // indirect
-	github.com/rotisserie/eris v0.4.1 // indirect
 	github.com/russross/blackfriday/v2 v2.1.0 // indirect
 	github.com/vishvananda/netns v0.0.5 // indirect
 	github.com/xrash/smetrics v0.0.0-20240521201337-686a1a2994c1 // indirect

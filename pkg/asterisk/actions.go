@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"os/exec"
@@ -26,6 +27,7 @@ type config struct {
 	realtime                 bool
 	maxfiles                 uint64
 	sipURI                   string
+	sipDepth                 int
 	ariURL, ariUser          string
 	ariPass, ariPassFile     string
 	ctlSocket                string
@@ -42,14 +44,15 @@ func parseConfig(r *ocf.Request) (config, error) {
 		binary: p.String("binary"), canary: p.String("canary_binary"), confPath: p.String("config"),
 		user: p.String("user"), group: p.String("group"), extra: strings.Fields(p.String("additional_parameters")),
 		realtime: p.Bool("realtime"), maxfiles: uint64(p.Int("maxfiles")), sipURI: strings.TrimSpace(p.String("monitor_sipuri")),
-		ariURL: strings.TrimSpace(p.String("ari_url")), ariUser: p.String("ari_username"),
+		sipDepth: int(p.Int("sip_check_depth")),
+		ariURL:   strings.TrimSpace(p.String("ari_url")), ariUser: p.String("ari_username"),
 		ariPass: p.String("ari_password"), ariPassFile: p.String("ari_password_file"),
 		ctlSocket: p.String("ctl_socket"), drain: time.Duration(p.Int("call_drain_timeout")) * time.Second,
 	}
 	for _, f := range c.extra {
 		for _, owned := range ownedFlags {
 			if f == owned || (len(f) > 2 && strings.HasPrefix(f, owned) && !strings.HasPrefix(f, "--")) {
-				return c, fmt.Errorf("parameter additional_parameters: %s is set by the agent (use config, user, group)", f)
+				return c, fmt.Errorf("parameter additional_parameters: %q is set by the agent (use config, user, group)", f)
 			}
 		}
 	}
@@ -68,7 +71,7 @@ func parseConfig(r *ocf.Request) (config, error) {
 	if c.ariURL != "" {
 		u, err := url.Parse(c.ariURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return c, fmt.Errorf("parameter ari_url: %q is not an http(s) URL", c.ariURL)
+			return c, fmt.Errorf("parameter ari_url: %q is not an http(s) URL", redactURL(c.ariURL))
 		}
 		if c.ariUser == "" {
 			return c, errors.New("parameter ari_username is required with ari_url")
@@ -82,19 +85,27 @@ func parseConfig(r *ocf.Request) (config, error) {
 
 func check(r *ocf.Request) (any, error) { return parseConfig(r) }
 
+// agent holds what the actions work with besides the request.
+type agent struct {
+	tools func() Tools
+}
+
 // node is the configuration resolved on this node.
 type node struct {
 	config
 	bin      string // absolute path of the binary
 	conf     *Conf
 	uid, gid int
+	t        Tools
 }
 
-func (n *node) ctl() Ctl {
+func (n *node) ctl() Console { return n.t.Console(n.ctlPath()) }
+
+func (n *node) ctlPath() string {
 	if n.ctlSocket != "" {
-		return Ctl{Path: n.ctlSocket}
+		return n.ctlSocket
 	}
-	return Ctl{Path: n.conf.CtlSocket()}
+	return n.conf.CtlSocket()
 }
 
 // resolve finds the binary, reads asterisk.conf and the accounts. Failures
@@ -104,46 +115,50 @@ func (n *node) ctl() Ctl {
 // binary's name and Asterisk's default paths stand in, so that stop never
 // reports success while an Asterisk whose configuration became unreadable
 // still runs.
-func resolve(r *ocf.Request) (*node, ocf.Status) {
+func (a *agent) resolve(r *ocf.Request) (*node, ocf.Status) {
 	c := ocf.Config[config](r)
-	n := &node{config: c, bin: c.binary, conf: &Conf{Dirs: defaultDirs}}
+	n := &node{config: c, bin: c.binary, conf: &Conf{Dirs: defaultDirs}, t: a.tools()}
 	bin, err := exec.LookPath(c.binary)
 	if err != nil {
-		return n, r.Fail(ocf.ErrInstalled, "Asterisk binary %s not found on this node", c.binary)
+		return n, r.Fail(ocf.ErrInstalled, "Asterisk binary %q not found on this node", c.binary)
 	}
 	n.bin = bin
 	conf, err := LoadConf(c.confPath)
 	if err != nil {
-		return n, r.Fail(ocf.ErrInstalled, "cannot read %s: %v", c.confPath, err)
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = fmt.Errorf("%s: %v", pe.Path, pe.Err)
+		}
+		return n, r.Fail(ocf.ErrInstalled, "cannot read Asterisk's configuration: %v", err)
 	}
 	n.conf = conf
 	u, err := user.Lookup(c.user)
 	if err != nil {
-		return n, r.Fail(ocf.ErrInstalled, "user %s does not exist on this node", c.user)
+		return n, r.Fail(ocf.ErrInstalled, "user %q does not exist on this node", c.user)
 	}
 	g, err := user.LookupGroup(c.group)
 	if err != nil {
-		return n, r.Fail(ocf.ErrInstalled, "group %s does not exist on this node", c.group)
+		return n, r.Fail(ocf.ErrInstalled, "group %q does not exist on this node", c.group)
 	}
 	n.uid, _ = strconv.Atoi(u.Uid)
 	n.gid, _ = strconv.Atoi(g.Gid)
 	if c.realtime {
 		if _, err := exec.LookPath(c.canary); err != nil {
-			return n, r.Fail(ocf.ErrInstalled, "canary binary %s not found (realtime is set)", c.canary)
+			return n, r.Fail(ocf.ErrInstalled, "canary binary %q not found (realtime is set)", c.canary)
 		}
 	}
 	if c.ariURL != "" && c.ariPass == "" && c.ariPassFile != "" {
 		b, err := os.ReadFile(c.ariPassFile)
 		if err != nil {
-			return n, r.Fail(ocf.ErrInstalled, "cannot read ari_password_file %s: %v", c.ariPassFile, err)
+			return n, r.Fail(ocf.ErrInstalled, "cannot read ari_password_file: %v", err)
 		}
 		n.ariPass = strings.TrimRight(strings.SplitN(string(b), "\n", 2)[0], "\r")
 	}
 	return n, ocf.Success
 }
 
-func validate(_ context.Context, r *ocf.Request) ocf.Status {
-	_, st := resolve(r)
+func (a *agent) validate(_ context.Context, r *ocf.Request) ocf.Status {
+	_, st := a.resolve(r)
 	return st
 }
 
@@ -153,15 +168,12 @@ func bounded(ctx context.Context, d time.Duration) (context.Context, context.Can
 }
 
 // running returns the pid of this instance's Asterisk, or 0.
-func (n *node) running() int {
-	if pid := readPid(n.conf.RunDir()); isAsterisk(pid, n.bin) {
-		return pid
-	}
-	return 0
-}
+func (n *node) running() int { return n.t.Proc.Running(n.conf.RunDir(), n.bin) }
 
-func start(ctx context.Context, r *ocf.Request) ocf.Status {
-	n, st := resolve(r)
+func (n *node) canaries() []int { return n.t.Proc.Canaries(n.conf.RunDir(), n.canary) }
+
+func (a *agent) start(ctx context.Context, r *ocf.Request) ocf.Status {
+	n, st := a.resolve(r)
 	if st != ocf.Success {
 		return st
 	}
@@ -169,22 +181,18 @@ func start(ctx context.Context, r *ocf.Request) ocf.Status {
 		r.Log.Infof("Asterisk is already running (pid %d)", pid)
 		return n.ready(ctx, r, pid, nil, nil)
 	}
-	for _, pid := range canaries(n.conf.RunDir(), n.canary) {
-		unix.Kill(pid, unix.SIGKILL) // a stale canary of this instance
+	for _, pid := range n.canaries() {
+		n.t.Proc.Signal(pid, unix.SIGKILL) // a stale canary of this instance
 	}
 	for _, dir := range []string{n.conf.RunDir(), n.conf.LogDir(), filepath.Join(n.conf.LogDir(), "cdr-csv"), filepath.Join(n.conf.LogDir(), "cdr-custom")} {
 		if err := ownedDir(dir, n.uid, n.gid); err != nil {
-			return r.Fail(ocf.ErrPerm, "cannot prepare %s for %s: %v", dir, n.user, err)
+			return r.Fail(ocf.ErrPerm, "cannot prepare Asterisk's directories: %v", err)
 		}
 	}
-	lim := unix.Rlimit{Cur: n.maxfiles, Max: n.maxfiles}
-	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
-		return r.Fail(ocf.ErrPerm, "cannot raise the open files limit to %d: %v", n.maxfiles, err)
-	}
 	// Watch for the control socket before Asterisk can create it.
-	created, stopWatch, err := watchCreate(n.ctl().Path)
+	created, stopWatch, err := watchCreate(n.ctlPath())
 	if err != nil {
-		return r.Fail(ocf.ErrGeneric, "cannot watch %s: %v", filepath.Dir(n.ctl().Path), err)
+		return r.Fail(ocf.ErrGeneric, "cannot watch %s: %v", filepath.Dir(n.ctlPath()), err)
 	}
 	defer stopWatch()
 
@@ -193,30 +201,23 @@ func start(ctx context.Context, r *ocf.Request) ocf.Status {
 	if n.realtime {
 		args = append(args, "-p")
 	}
-	cmd := exec.Command(n.bin, args...)
-	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C"}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
-	if err != nil {
-		return r.Fail(ocf.ErrGeneric, "%v", err)
+	pid, exited, err := n.t.Proc.Start(n.bin, args, n.maxfiles)
+	if errors.Is(err, os.ErrPermission) {
+		return r.Fail(ocf.ErrPerm, "cannot start %s: %v", n.bin, err)
 	}
-	defer devnull.Close()
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, devnull, devnull
-	if err := cmd.Start(); err != nil {
+	if err != nil {
 		return r.Fail(ocf.ErrGeneric, "cannot start %s: %v", n.bin, err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	r.Log.Infof("started %s (pid %d)", n.bin, cmd.Process.Pid)
-	return n.ready(ctx, r, cmd.Process.Pid, created, exited)
+	r.Log.Infof("started %s (pid %d)", n.bin, pid)
+	return n.ready(ctx, r, pid, created, exited)
 }
 
 // ready waits until Asterisk pid says it is fully booted: the control
 // socket appearing is an inotify event, "core waitfullybooted" answers when
 // booting is over; no fixed polling interval. exited reports an early death.
-func (n *node) ready(ctx context.Context, r *ocf.Request, pid int, created <-chan struct{}, exited <-chan error) ocf.Status {
-	died := func(err error) ocf.Status {
-		return r.Fail(ocf.ErrGeneric, "Asterisk exited while starting (%v); see %s", err, filepath.Join(n.conf.LogDir(), "messages"))
+func (n *node) ready(ctx context.Context, r *ocf.Request, pid int, created <-chan struct{}, exited <-chan Exit) ocf.Status {
+	died := func(e Exit) ocf.Status {
+		return r.Fail(ocf.ErrGeneric, "Asterisk %s while starting; see %s", e, filepath.Join(n.conf.LogDir(), "messages"))
 	}
 	ctl := n.ctl()
 	for {
@@ -232,8 +233,8 @@ func (n *node) ready(ctx context.Context, r *ocf.Request, pid int, created <-cha
 		select {
 		case <-created:
 			created = nil
-		case err := <-exited:
-			return died(err)
+		case e := <-exited:
+			return died(e)
 		case <-ctx.Done():
 		case <-time.After(time.Second): // a socket created before the watch
 		}
@@ -241,14 +242,14 @@ func (n *node) ready(ctx context.Context, r *ocf.Request, pid int, created <-cha
 	if n.sipURI != "" {
 		for {
 			sctx, cancel := bounded(ctx, 2*time.Second)
-			_, err := sipOptions(sctx, n.sipURI)
+			_, err := n.t.SIP(sctx, n.sipURI)
 			cancel()
 			if err == nil {
 				break
 			}
 			select {
-			case err := <-exited:
-				return died(err)
+			case e := <-exited:
+				return died(e)
 			case <-ctx.Done():
 				return r.Fail(ocf.ErrGeneric, "Asterisk booted but %s did not answer SIP OPTIONS within the start timeout", n.sipURI)
 			case <-time.After(100 * time.Millisecond):
@@ -257,21 +258,6 @@ func (n *node) ready(ctx context.Context, r *ocf.Request, pid int, created <-cha
 	}
 	r.Log.Infof("Asterisk (pid %d) is fully booted", pid)
 	return ocf.Success
-}
-
-// ownedDir makes dir exist and belong to uid:gid.
-func ownedDir(dir string, uid, gid int) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	var st unix.Stat_t
-	if err := unix.Stat(dir, &st); err != nil {
-		return err
-	}
-	if int(st.Uid) != uid || int(st.Gid) != gid {
-		return os.Chown(dir, uid, gid)
-	}
-	return nil
 }
 
 // watchCreate reports, once, the creation of path (inotify on its
@@ -307,8 +293,8 @@ func watchCreate(path string) (<-chan struct{}, func(), error) {
 	return ch, func() { unix.Close(fd) }, nil
 }
 
-func monitor(ctx context.Context, r *ocf.Request) ocf.Status {
-	n, st := resolve(r)
+func (a *agent) monitor(ctx context.Context, r *ocf.Request) ocf.Status {
+	n, st := a.resolve(r)
 	pid := n.running()
 	if pid == 0 {
 		// Also the answer when the configuration lives on storage that
@@ -319,30 +305,32 @@ func monitor(ctx context.Context, r *ocf.Request) ocf.Status {
 		return st // running, but this node cannot reach its configuration
 	}
 	b, out, err := n.ctl().Command(ctx, "core show channels count")
-	if errors.Is(err, os.ErrDeadlineExceeded) {
+	if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {
 		return r.Fail(ocf.ErrGeneric, "Asterisk (pid %d) is hung: no answer on its control socket within the monitor timeout", pid)
 	}
 	if err != nil {
 		return r.Fail(ocf.ErrGeneric, "Asterisk (pid %d) does not answer on its control socket: %v", pid, err)
 	}
-	if !strings.Contains(out, "active channel") {
+	ch, err := parseChannels(out)
+	if err != nil {
 		return r.Fail(ocf.ErrGeneric, "Asterisk (pid %d) gave an unexpected answer: %.60q", pid, out)
 	}
+	r.Log.Debugf("Asterisk (pid %d): %d active channels, %d active calls", pid, ch.Channels, ch.Calls)
 	if b.PID != pid {
 		r.Log.Warnf("the control socket is answered by pid %d, the pid file says %d", b.PID, pid)
 	}
-	if n.realtime && len(canaries(n.conf.RunDir(), n.canary)) == 0 {
+	if n.realtime && len(n.canaries()) == 0 {
 		return r.Fail(ocf.ErrGeneric, "Asterisk runs in realtime mode but its canary does not")
 	}
 	status := ocf.Success
 	if r.Depth >= 10 && n.ariURL != "" {
-		if _, err := ariInfo(ctx, n.ariURL, n.ariUser, n.ariPass); err != nil {
+		if _, err := n.t.ARI(ctx, n.ariURL, n.ariUser, n.ariPass); err != nil {
 			// Calls still work; applications on ARI do not.
 			status = r.Fail(ocf.Degraded, "Asterisk takes calls but its REST interface fails: %v", err)
 		}
 	}
-	if r.Depth >= 20 && n.sipURI != "" {
-		code, err := sipOptions(ctx, n.sipURI)
+	if r.Depth >= n.sipDepth && n.sipURI != "" {
+		code, err := n.t.SIP(ctx, n.sipURI)
 		if err != nil {
 			return r.Fail(ocf.ErrGeneric, "no SIP answer from %s: %v", n.sipURI, err)
 		}
@@ -351,8 +339,8 @@ func monitor(ctx context.Context, r *ocf.Request) ocf.Status {
 	return status
 }
 
-func stop(ctx context.Context, r *ocf.Request) ocf.Status {
-	n, st := resolve(r)
+func (a *agent) stop(ctx context.Context, r *ocf.Request) ocf.Status {
+	n, st := a.resolve(r)
 	if st != ocf.Success {
 		r.Log.Warnf("looking for Asterisk by its default paths")
 	}
@@ -360,10 +348,10 @@ func stop(ctx context.Context, r *ocf.Request) ocf.Status {
 	if pid != 0 {
 		n.terminate(ctx, r, pid)
 	}
-	for _, c := range canaries(n.conf.RunDir(), n.canary) {
-		unix.Kill(c, unix.SIGKILL)
+	for _, c := range n.canaries() {
+		n.t.Proc.Signal(c, unix.SIGKILL)
 	}
-	if pid != 0 && isAsterisk(pid, n.bin) {
+	if pid != 0 && n.t.Proc.Alive(pid, n.bin) {
 		return r.Fail(ocf.ErrGeneric, "Asterisk (pid %d) is still running after TERM and KILL", pid)
 	}
 	// A pid file that survived its process would mislead the next probe.
@@ -386,12 +374,18 @@ func (n *node) terminate(ctx context.Context, r *ocf.Request, pid int) {
 	wait := func(d time.Duration) bool {
 		wctx, cancel := bounded(ctx, d)
 		defer cancel()
-		return waitExit(wctx, pid, n.bin) == nil
+		return n.t.Proc.Wait(wctx, pid, n.bin) == nil
 	}
 	answering := true
 	if n.drain > 0 {
+		cctx, cancel := bounded(ctx, time.Second)
+		_, out, err := ctl.Command(cctx, "core show channels count")
+		cancel()
+		if ch, perr := parseChannels(out); err == nil && perr == nil && ch.Calls >= 0 {
+			r.Log.Infof("Asterisk has %d active calls", ch.Calls)
+		}
 		sctx, cancel := bounded(ctx, time.Second)
-		_, err := ctl.Send(sctx, "core stop gracefully")
+		_, err = ctl.Send(sctx, "core stop gracefully")
 		cancel()
 		answering = err == nil
 		if answering {
@@ -412,18 +406,14 @@ func (n *node) terminate(ctx context.Context, r *ocf.Request, pid int) {
 		}
 	}
 	// A frozen Asterisk gets CONT so it can act on TERM.
-	unix.Kill(pid, unix.SIGTERM)
-	unix.Kill(pid, unix.SIGCONT)
+	n.t.Proc.Signal(pid, syscall.SIGTERM)
+	n.t.Proc.Signal(pid, syscall.SIGCONT)
 	if wait(min(5*time.Second, remaining()/2)) {
 		r.Log.Warnf("Asterisk stopped on SIGTERM")
 		return
 	}
 	// What remains of this instance is its session (started with setsid).
-	if pgid, err := unix.Getpgid(pid); err == nil && pgid == pid {
-		unix.Kill(-pid, unix.SIGKILL)
-	} else {
-		unix.Kill(pid, unix.SIGKILL)
-	}
+	n.t.Proc.KillSession(pid)
 	wait(remaining())
 	r.Log.Warnf("Asterisk killed")
 }

@@ -6,8 +6,13 @@ import (
 	"github.com/gocf/gocf/pkg/ocf"
 )
 
-// Agent returns the asterisk agent's declaration.
-func Agent() *ocf.Agent {
+// Agent returns the asterisk agent's declaration, on the real system.
+func Agent() *ocf.Agent { return agentWith(execTools) }
+
+// agentWith builds the declaration on other tools (tests replay recorded
+// behaviour of Asterisk).
+func agentWith(tools func() Tools) *ocf.Agent {
+	a := &agent{tools: tools}
 	return &ocf.Agent{
 		Name:    "asterisk",
 		Version: ocf.BuildVersion,
@@ -21,8 +26,10 @@ control socket. The monitor talks to Asterisk itself, with no asterisk -rx
 process: depth 0 checks the instance's process and runs a CLI command over
 the control socket (a frozen Asterisk fails within the timeout); depth 10
 also asks the Asterisk REST Interface when ari_url is set (failure there is
-reported as degraded, 190: calls still work); depth 20 also sends a SIP
-OPTIONS request to monitor_sipuri and wants a final answer. Stop first
+reported as degraded, 190: calls still work). With monitor_sipuri set,
+every monitor also sends a SIP OPTIONS request there and wants a final
+answer, as ocf:heartbeat:asterisk does; sip_check_depth=20 keeps that to
+the depth 20 monitor. Stop first
 stops taking new calls and lets active calls end for up to
 call_drain_timeout seconds, then stops Asterisk, then terminates and kills
 what remains of this instance; it succeeds only when nothing of it runs.
@@ -30,16 +37,16 @@ Paths come from asterisk.conf, read as Asterisk reads it (templates such as
 Debian's [directories](!) are not applied).`,
 		Params: params,
 		Actions: []ocf.Action{
-			{Name: "start", Timeout: 60 * time.Second, Run: start},
-			{Name: "stop", Timeout: 60 * time.Second, Run: stop},
-			{Name: "monitor", Timeout: 30 * time.Second, Interval: 10 * time.Second, Run: monitor},
+			{Name: "start", Timeout: 60 * time.Second, Run: a.start},
+			{Name: "stop", Timeout: 60 * time.Second, Run: a.stop},
+			{Name: "monitor", Timeout: 30 * time.Second, Interval: 10 * time.Second, Run: a.monitor},
 			{Name: "monitor", Timeout: 30 * time.Second, Interval: 30 * time.Second, Depth: 10},
 			{Name: "monitor", Timeout: 30 * time.Second, Interval: 60 * time.Second, Depth: 20},
 			{Name: "meta-data", Timeout: 5 * time.Second},
 			{Name: "validate-all", Timeout: 20 * time.Second},
 		},
 		Check:    check,
-		Validate: validate,
+		Validate: a.validate,
 	}
 }
 
@@ -61,7 +68,9 @@ var params = []ocf.Param{
 	{Name: "maxfiles", Type: ocf.Integer, Default: "8192", Bounds: &ocf.Range{Min: 64, Max: 1 << 20},
 		Short: "Open files limit", Long: `The open files limit Asterisk starts with (RLIMIT_NOFILE).`},
 	{Name: "monitor_sipuri", Type: ocf.String,
-		Short: "SIP URI for OPTIONS at depth 20", Long: `A SIP URI (sip:monitor@198.51.100.100:5060) the depth 20 monitor sends an OPTIONS request to; any final answer counts. Empty: no SIP check.`},
+		Short: "SIP URI to check when monitoring", Long: `A SIP URI (sip:monitor@198.51.100.100:5060) the monitor sends an OPTIONS request to; any final answer counts, none fails the monitor. Start also waits for an answer. Empty: no SIP check.`},
+	{Name: "sip_check_depth", Type: ocf.Integer, Default: "0", Bounds: &ocf.Range{Min: 0, Max: 20},
+		Short: "Monitor depth of the SIP check", Long: `The SIP check runs in monitors whose OCF_CHECK_LEVEL is at least this. 0 checks at every monitor, as ocf:heartbeat:asterisk does; 20 keeps it to a slower OCF_CHECK_LEVEL=20 monitor, so the frequent monitor stays on the control socket.`},
 	{Name: "ari_url", Type: ocf.String,
 		Short: "ARI base URL for depth 10", Long: `The Asterisk REST Interface base URL (http://127.0.0.1:8088/ari) the depth 10 monitor asks for /asterisk/info. Empty: no ARI check.`},
 	{Name: "ari_username", Type: ocf.String,

@@ -51,7 +51,7 @@ func LoadConf(path string) (*Conf, error) {
 	for k, v := range defaultDirs {
 		c.Dirs[k] = v
 	}
-	p := &parser{conf: c}
+	p := &parser{conf: c, open: func(name string) (io.ReadCloser, error) { return os.Open(name) }, glob: filepath.Glob}
 	if err := p.file(path, 0); err != nil {
 		return nil, err
 	}
@@ -60,6 +60,8 @@ func LoadConf(path string) (*Conf, error) {
 
 type parser struct {
 	conf    *Conf
+	open    func(name string) (io.ReadCloser, error)
+	glob    func(pattern string) ([]string, error)
 	section string
 	skip    bool // inside a template section, which Asterisk does not apply
 	comment bool // inside a ;-- block comment --;
@@ -69,12 +71,12 @@ func (p *parser) file(path string, depth int) error {
 	if depth > 8 {
 		return fmt.Errorf("%s: #include nested too deep", path)
 	}
-	f, err := os.Open(path)
+	f, err := p.open(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	return p.parse(f, filepath.Dir(path), depth)
+	return p.parse(f, path, depth)
 }
 
 // parse applies Asterisk's config syntax: [section](options), key = value
@@ -82,22 +84,29 @@ func (p *parser) file(path string, depth int) error {
 // comments, #include / #tryinclude. A section marked (!) is a template and
 // is not applied: Debian's asterisk.conf ships [directories](!) for that
 // reason, so reading the paths "by column" as the shell agent does is wrong.
-func (p *parser) parse(r io.Reader, dir string, depth int) error {
+//
+// Errors name the file and line, never a line's content: the file may be a
+// link to something that is not a configuration.
+func (p *parser) parse(r io.Reader, path string, depth int) error {
+	dir := filepath.Dir(path)
 	sc := bufio.NewScanner(r)
-	for sc.Scan() {
+	for n := 1; sc.Scan(); n++ {
 		line := p.stripComments(sc.Text())
 		line = strings.TrimSpace(line)
 		switch {
 		case line == "":
 		case strings.HasPrefix(line, "#include") || strings.HasPrefix(line, "#tryinclude"):
 			f := strings.Fields(line)
+			if len(f) < 2 {
+				return fmt.Errorf("%s line %d: #include without a file name", path, n)
+			}
 			name := strings.Trim(f[len(f)-1], `"<>`)
 			if !filepath.IsAbs(name) {
 				name = filepath.Join(dir, name)
 			}
-			matches, _ := filepath.Glob(name)
+			matches, _ := p.glob(name)
 			if len(matches) == 0 && strings.HasPrefix(line, "#include") {
-				return fmt.Errorf("#include %s: no such file", name)
+				return fmt.Errorf("%s line %d: #include %q: no such file", path, n, name)
 			}
 			for _, m := range matches {
 				if err := p.file(m, depth+1); err != nil {
@@ -109,7 +118,7 @@ func (p *parser) parse(r io.Reader, dir string, depth int) error {
 		case strings.HasPrefix(line, "["):
 			end := strings.IndexByte(line, ']')
 			if end < 0 {
-				return fmt.Errorf("malformed section header %q", line)
+				return fmt.Errorf("%s line %d: malformed section header", path, n)
 			}
 			p.section = strings.ToLower(strings.TrimSpace(line[1:end]))
 			opts := strings.TrimSpace(line[end+1:])
@@ -131,7 +140,10 @@ func (p *parser) parse(r io.Reader, dir string, depth int) error {
 			}
 		}
 	}
-	return sc.Err()
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("%s: %v", path, err)
+	}
+	return nil
 }
 
 func (p *parser) stripComments(line string) string {

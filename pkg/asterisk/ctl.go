@@ -49,19 +49,62 @@ func (c Ctl) dial(ctx context.Context) (net.Conn, *bufio.Reader, Banner, error) 
 		conn.Close()
 		return nil, nil, Banner{}, err
 	}
+	// Asterisk writes the banner with its terminating NUL (fdprint).
+	if p, _ := br.Peek(min(1, br.Buffered())); len(p) == 1 && p[0] == 0 {
+		br.Discard(1)
+	}
 	return conn, br, b, nil
 }
 
+// parseBanner reads "host/pid/version\n" (main/asterisk.c netconsole).
 func parseBanner(line string) (Banner, error) {
-	parts := strings.SplitN(strings.TrimRight(line, "\r\n\x00"), "/", 3)
-	if len(parts) != 3 {
-		return Banner{}, fmt.Errorf("unexpected banner %q", line)
+	bad := fmt.Errorf("unexpected banner %.80q", line)
+	parts := strings.SplitN(strings.TrimSuffix(line, "\n"), "/", 3)
+	// The pid as %ld prints it: digits, no leading zero.
+	if len(parts) != 3 || parts[1] == "" || parts[1][0] == '0' || strings.TrimLeft(parts[1], "0123456789") != "" {
+		return Banner{}, bad
 	}
 	pid, err := strconv.Atoi(parts[1])
-	if err != nil {
-		return Banner{}, fmt.Errorf("unexpected banner %q", line)
+	if err != nil || pid <= 0 {
+		return Banner{}, bad
 	}
 	return Banner{Host: parts[0], PID: pid, Version: parts[2]}, nil
+}
+
+// Channels is what "core show channels count" says; Calls is -1 when the
+// answer did not say.
+type Channels struct{ Channels, Calls, Processed int }
+
+// parseChannels reads the output of "core show channels count" (main/cli.c
+// handle_chanlist): "N active channel(s)", "N active call(s)" or "N of M
+// max active call(s) (...)", "N call(s) processed".
+func parseChannels(out string) (Channels, error) {
+	c := Channels{Calls: -1}
+	seen := false
+	for l := range strings.Lines(out) {
+		f := strings.Fields(l)
+		if len(f) < 3 {
+			continue
+		}
+		n, err := strconv.Atoi(f[0])
+		if err != nil || n < 0 {
+			continue
+		}
+		rest := strings.Join(f[1:], " ")
+		switch {
+		case rest == "active channel" || rest == "active channels":
+			c.Channels, seen = n, true
+		case rest == "active call" || rest == "active calls",
+			len(f) >= 6 && f[1] == "of" && f[3] == "max" && f[4] == "active" && strings.HasPrefix(f[5], "call"):
+			c.Calls = n
+		case rest == "call processed" || rest == "calls processed":
+			c.Processed = n
+		}
+	}
+	if !seen { // the line the monitor has always wanted
+		return c, fmt.Errorf("unexpected answer %.60q", out)
+	}
+	return c, nil
 }
 
 // Command runs one CLI command and returns the banner and the output.

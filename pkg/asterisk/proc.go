@@ -4,22 +4,106 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 )
 
-// readPid reads astrundir/asterisk.pid; 0 when there is none.
+// execProcess is Process on the real system.
+type execProcess struct{}
+
+func (execProcess) Start(bin string, args []string, maxfiles uint64) (int, <-chan Exit, error) {
+	// Set here, inherited by Asterisk: a child's limits cannot be set from
+	// outside before it runs. Setting it also stops Go from restoring its
+	// own startup limit in the child.
+	lim := unix.Rlimit{Cur: maxfiles, Max: maxfiles}
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		return 0, nil, fmt.Errorf("cannot set the open files limit to %d: %w", maxfiles, err)
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C"}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer devnull.Close()
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, devnull, devnull
+	if err := cmd.Start(); err != nil {
+		return 0, nil, err
+	}
+	exited := make(chan Exit, 1)
+	go func() {
+		cmd.Wait()
+		exited <- exitOf(cmd.ProcessState)
+	}()
+	return cmd.Process.Pid, exited, nil
+}
+
+func exitOf(ps *os.ProcessState) Exit {
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return Exit{Signal: ws.Signal()}
+	}
+	return Exit{Code: ps.ExitCode()}
+}
+
+func (execProcess) Running(rundir, bin string) int {
+	if pid := readPid(rundir); isAsterisk(pid, bin) {
+		return pid
+	}
+	return 0
+}
+
+func (execProcess) Alive(pid int, bin string) bool { return isAsterisk(pid, bin) }
+
+func (execProcess) Wait(ctx context.Context, pid int, bin string) error {
+	return waitExit(ctx, pid, bin)
+}
+
+func (execProcess) Signal(pid int, sig syscall.Signal) error { return unix.Kill(pid, sig) }
+
+func (execProcess) KillSession(pid int) error {
+	// Asterisk was started with setsid: its session's group is its pid.
+	if pgid, err := unix.Getpgid(pid); err == nil && pgid == pid {
+		return unix.Kill(-pid, unix.SIGKILL)
+	}
+	return unix.Kill(pid, unix.SIGKILL)
+}
+
+func (execProcess) Canaries(rundir, canary string) []int { return canaries(rundir, canary) }
+
+// readPid reads astrundir/asterisk.pid; 0 when there is none. The run
+// directory belongs to the Asterisk user: a link or a FIFO planted there is
+// not read.
 func readPid(rundir string) int {
-	b, err := os.ReadFile(filepath.Join(rundir, "asterisk.pid"))
+	fd, err := unix.Open(filepath.Join(rundir, "asterisk.pid"), unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return 0
 	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	f := os.NewFile(uintptr(fd), "asterisk.pid")
+	defer f.Close()
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		return 0
+	}
+	b := make([]byte, 32)
+	n, _ := f.Read(b)
+	return parsePid(b[:n])
+}
+
+// parsePid reads a pid file's content: a decimal pid > 1 and a newline.
+func parsePid(b []byte) int {
+	s := strings.TrimSpace(string(b))
+	if s == "" || strings.TrimLeft(s, "0123456789") != "" {
+		return 0
+	}
+	pid, err := strconv.Atoi(s)
 	if err != nil || pid <= 1 {
 		return 0
 	}
