@@ -615,3 +615,30 @@ func TestFsmountRejectsBadValues(t *testing.T) {
 		t.Error("force_clones did not allow the clone")
 	}
 }
+
+// TestFsmountLoopImage: options=loop mounts an image file through
+// mount(8); the mount table then names /dev/loopN, not the image, and the
+// agent must still know the mount as its own (it once failed start, said 7
+// while mounted and left it mounted at stop).
+func TestFsmountLoopImage(t *testing.T) {
+	l := newFsLab(t)
+	lab.RequireTool(t, "mkfs.ext4")
+	img, mnt := l.path("fs.img"), l.path("mnt")
+	if err := os.WriteFile(img, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(img, 32<<20); err != nil {
+		t.Fatal(err)
+	}
+	lab.Run(t, "mkfs.ext4", "-q", "-F", img)
+	a := l.agent(map[string]string{"device": img, "directory": mnt, "fstype": "ext4", "options": "loop"})
+	a.Expect(t, 7, "monitor")
+	a.Expect(t, 0, "start")
+	a.Expect(t, 0, "monitor", recurring)
+	a.Expect(t, 0, "monitor", recurring, "OCF_CHECK_LEVEL=20", "OCF_RESKEY_CRM_meta_on_node=node1")
+	a.Expect(t, 0, "stop")
+	a.Expect(t, 7, "monitor")
+	if out := l.ns.Run(t, "cat", "/proc/self/mountinfo"); strings.Contains(out, " "+mnt+" ") {
+		t.Errorf("still mounted after stop:\n%s", out)
+	}
+}

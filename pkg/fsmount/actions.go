@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,12 +17,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-type agent struct{ tools Tools }
+type agent struct{ n node }
 
 // call runs an operation that may block so that the action returns at
 // ctx's deadline. A thread blocked uninterruptibly (D state) still keeps
 // the process from exiting: I/O that can block so (a frozen filesystem, a
-// dead device) goes to a child with inChild instead.
+// dead device) goes to a child (node.child, inChild) instead.
 func call[T any](ctx context.Context, fn func() (T, error)) (T, error) {
 	type res struct {
 		v   T
@@ -56,8 +55,8 @@ func (a *agent) resolveSource(ctx context.Context, r *ocf.Request, c config) (so
 	case network, virtual:
 		return source{path: c.device}, ocf.Success
 	case bind:
-		fi, err := call(ctx, func() (os.FileInfo, error) { return os.Stat(c.device) })
-		if err != nil || !fi.IsDir() {
+		fi, err := call(ctx, func() (fileStat, error) { return a.n.host.Stat(c.device) })
+		if err != nil || fi.Mode != unix.S_IFDIR {
 			return source{}, r.Fail(ocf.ErrInstalled, "bind source %s is not a directory on this node", c.device)
 		}
 		return source{path: c.device}, ocf.Success
@@ -66,19 +65,19 @@ func (a *agent) resolveSource(ctx context.Context, r *ocf.Request, c config) (so
 	path := value
 	if tag != "" {
 		link := "/dev/disk/by-" + strings.ToLower(tag) + "/" + value
-		if p, err := filepath.EvalSymlinks(link); err == nil {
+		if p, err := a.n.host.EvalSymlinks(link); err == nil {
 			path = p
-		} else if p, err := a.tools.FindFS(ctx, tag, value); err == nil {
+		} else if p, err := a.n.tools.FindFS(ctx, tag, value); err == nil {
 			path = p
 		} else {
 			return source{}, r.Fail(ocf.ErrInstalled, "no filesystem with %s=%s on this node", tag, value)
 		}
 	}
-	var st unix.Stat_t
-	if err := unix.Stat(path, &st); err != nil {
+	st, err := a.n.host.Stat(path)
+	if err != nil {
 		return source{}, r.Fail(ocf.ErrInstalled, "device %s does not exist on this node", path)
 	}
-	switch st.Mode & unix.S_IFMT {
+	switch st.Mode {
 	case unix.S_IFBLK:
 		return source{path: path, rdev: st.Rdev}, ocf.Success
 	case unix.S_IFREG:
@@ -90,13 +89,19 @@ func (a *agent) resolveSource(ctx context.Context, r *ocf.Request, c config) (so
 }
 
 // ours tells whether mount m is this resource's filesystem.
-func ours(c config, src source, m *mountinfo.Info) bool {
+func (a *agent) ours(c config, src source, m *mountinfo.Info) bool {
 	switch c.kind {
 	case block:
 		if src.rdev != 0 {
 			return uint64(unix.Mkdev(uint32(m.Major), uint32(m.Minor))) == src.rdev
 		}
-		return m.Source == src.path // loop image: mount(8) shows the loop device; compare by name
+		// An image mounted with the loop option: the table shows the loop
+		// device mount(8) set up, whose backing file is the image.
+		if m.Source == src.path {
+			return true
+		}
+		f, err := a.n.host.LoopBacking(m.Major, m.Minor)
+		return err == nil && f == src.path
 	case network:
 		return strings.TrimSuffix(m.Source, "/") == strings.TrimSuffix(src.path, "/") &&
 			strings.SplitN(m.FSType, ".", 2)[0] == strings.SplitN(c.fstype, ".", 2)[0]
@@ -107,12 +112,12 @@ func ours(c config, src source, m *mountinfo.Info) bool {
 }
 
 // mountPoint reads the table and the canonical mount point.
-func mountPoint(ctx context.Context, r *ocf.Request, c config) (mounts.Table, string, error) {
-	t, err := mounts.Read()
+func (a *agent) mountPoint(ctx context.Context, r *ocf.Request, c config) (mounts.Table, string, error) {
+	t, err := a.n.table.Read()
 	if err != nil {
 		return nil, "", fmt.Errorf("cannot read the mount table: %w", err)
 	}
-	dir, err := mounts.Canonical(ctx, t, c.dir)
+	dir, err := a.n.table.Canonical(ctx, t, c.dir)
 	if err != nil {
 		r.Log.Warnf("cannot resolve %s (%v); using it as written", c.dir, err)
 	}
@@ -124,10 +129,10 @@ func mountPoint(ctx context.Context, r *ocf.Request, c config) (mounts.Table, st
 // would refuse.
 func (a *agent) validate(ctx context.Context, r *ocf.Request) ocf.Status {
 	c := ocf.Config[config](r)
-	if st := checkPrivileges(r); st != ocf.Success {
+	if st := a.checkPrivileges(r); st != ocf.Success {
 		return st
 	}
-	_, dir, err := mountPoint(ctx, r, c)
+	_, dir, err := a.mountPoint(ctx, r, c)
 	if err != nil {
 		return r.Fail(ocf.ErrGeneric, "%v", err)
 	}
@@ -138,18 +143,16 @@ func (a *agent) validate(ctx context.Context, r *ocf.Request) ocf.Status {
 	if st != ocf.Success {
 		return st
 	}
-	if st := checkKernel(r, c); st != ocf.Success {
+	if st := a.checkKernel(r, c); st != ocf.Success {
 		return st
 	}
-	return checkType(ctx, r, c, src)
+	return a.checkType(ctx, r, c, src)
 }
 
 // checkPrivileges wants what mount(2) wants, CAP_SYS_ADMIN: without it
 // start fails with 4, not with whatever error comes first.
-func checkPrivileges(r *ocf.Request) ocf.Status {
-	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	var data [2]unix.CapUserData
-	if err := unix.Capget(&hdr, &data[0]); err == nil && data[0].Effective&(1<<unix.CAP_SYS_ADMIN) != 0 {
+func (a *agent) checkPrivileges(r *ocf.Request) ocf.Status {
+	if a.n.host.Privileged() {
 		return ocf.Success
 	}
 	return r.Fail(ocf.ErrPerm, "fsmount needs root (CAP_SYS_ADMIN) to mount; running as uid %d", os.Geteuid())
@@ -166,11 +169,11 @@ func checkDir(r *ocf.Request, c config, dir string) ocf.Status {
 
 // checkKernel refuses a type the kernel can neither mount nor load a
 // module for, as Filesystem does (5).
-func checkKernel(r *ocf.Request, c config) ocf.Status {
+func (a *agent) checkKernel(r *ocf.Request, c config) ocf.Status {
 	if c.kind == bind {
 		return ocf.Success
 	}
-	k, err := readKernelFS()
+	k, err := a.n.host.KernelFS()
 	if err != nil {
 		r.Log.Warnf("cannot tell the filesystem types of this kernel: %v", err)
 		return ocf.Success
@@ -187,13 +190,13 @@ func checkKernel(r *ocf.Request, c config) ocf.Status {
 // contradicts the configuration everywhere; it is not something missing
 // here. A device that cannot be read in time or holds nothing recognised
 // is left to mount(2).
-func checkType(ctx context.Context, r *ocf.Request, c config, src source) ocf.Status {
+func (a *agent) checkType(ctx context.Context, r *ocf.Request, c config, src source) ocf.Status {
 	if c.kind != block || src.rdev == 0 {
 		return ocf.Success
 	}
 	pctx, cancel := context.WithTimeout(ctx, min(remaining(ctx)/2, 5*time.Second))
 	defer cancel()
-	found, err := inChild(pctx, "probe", src.path, strconv.FormatUint(src.rdev, 10))
+	found, err := a.n.child.Run(pctx, "probe", src.path, strconv.FormatUint(src.rdev, 10))
 	if err != nil {
 		r.Log.Infof("cannot read the filesystem type of %s: %v", src.path, err)
 		return ocf.Success
@@ -214,10 +217,10 @@ func remaining(ctx context.Context) time.Duration {
 
 func (a *agent) start(ctx context.Context, r *ocf.Request) ocf.Status {
 	c := ocf.Config[config](r)
-	if st := checkPrivileges(r); st != ocf.Success {
+	if st := a.checkPrivileges(r); st != ocf.Success {
 		return st
 	}
-	t, dir, err := mountPoint(ctx, r, c)
+	t, dir, err := a.mountPoint(ctx, r, c)
 	if err != nil {
 		return r.Fail(ocf.ErrGeneric, "%v", err)
 	}
@@ -229,26 +232,26 @@ func (a *agent) start(ctx context.Context, r *ocf.Request) ocf.Status {
 		return st
 	}
 	if m := t.At(dir); m != nil {
-		if ours(c, src, m) {
+		if a.ours(c, src, m) {
 			r.Log.Infof("%s is already mounted on %s", src.path, dir)
 			return ocf.Success
 		}
 		return r.Fail(ocf.ErrGeneric, "%s already has %s (%s) mounted on it", dir, m.Source, m.FSType)
 	}
-	if st := checkKernel(r, c); st != ocf.Success {
+	if st := a.checkKernel(r, c); st != ocf.Success {
 		return st
 	}
-	if st := checkType(ctx, r, c, src); st != ocf.Success {
+	if st := a.checkType(ctx, r, c, src); st != ocf.Success {
 		return st
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := a.n.host.MkdirAll(dir); err != nil {
 		return r.Fail(ocf.ErrInstalled, "cannot create mount point %s: %v", dir, err)
 	}
-	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+	if fi, err := a.n.host.Stat(dir); err != nil || fi.Mode != unix.S_IFDIR {
 		return r.Fail(ocf.ErrInstalled, "mount point %s is not a directory", dir)
 	}
 	if c.needsFsck() {
-		code, out, err := a.tools.Fsck(ctx, src.path, c.fstype)
+		code, out, err := a.n.tools.Fsck(ctx, src.path, c.fstype)
 		switch {
 		case err != nil:
 			return r.Fail(ocf.ErrGeneric, "fsck of %s could not run: %v", src.path, err)
@@ -263,18 +266,18 @@ func (a *agent) start(ctx context.Context, r *ocf.Request) ocf.Status {
 		return st
 	}
 	// Success only when the table shows it.
-	t, err = mounts.Read()
+	t, err = a.n.table.Read()
 	if err != nil {
 		return r.Fail(ocf.ErrGeneric, "cannot read the mount table: %v", err)
 	}
 	m := t.At(dir)
-	if m == nil || !ours(c, src, m) {
+	if m == nil || !a.ours(c, src, m) {
 		return r.Fail(ocf.ErrGeneric, "mount of %s on %s reported success but is not in the mount table", src.path, dir)
 	}
 	if c.kind == block {
 		// An unmounted frozen superblock stays frozen, and mounting the
 		// device again brings it back, with every write blocking.
-		switch res, err := thawMount(ctx, m); {
+		switch res, err := a.thawMount(ctx, m); {
 		case err != nil:
 			r.Log.Warnf("cannot check whether %s is frozen: %v", dir, err)
 		case res == "thawed":
@@ -288,10 +291,10 @@ func (a *agent) start(ctx context.Context, r *ocf.Request) ocf.Status {
 // thawMount thaws the filesystem mounted as m, in a child bounded to a
 // share of the time left: FITHAW itself does not block, the way to the
 // mount point might.
-func thawMount(ctx context.Context, m *mountinfo.Info) (string, error) {
+func (a *agent) thawMount(ctx context.Context, m *mountinfo.Info) (string, error) {
 	tctx, cancel := context.WithTimeout(ctx, min(remaining(ctx)/4, 10*time.Second))
 	defer cancel()
-	return inChild(tctx, "thaw", m.Mountpoint, strconv.Itoa(m.ID), devOf(m))
+	return a.n.child.Run(tctx, "thaw", m.Mountpoint, strconv.Itoa(m.ID), devOf(m))
 }
 
 // devOf is m's device number as the helper takes it.
@@ -309,26 +312,26 @@ func (a *agent) mount(ctx context.Context, r *ocf.Request, c config, src source,
 	switch {
 	case c.kind == network || c.opts.Helper:
 		var out string
-		out, err = a.tools.Mount(ctx, src.path, dir, c.fstype, c.options)
+		out, err = a.n.tools.Mount(ctx, src.path, dir, c.fstype, c.options)
 		if err != nil {
 			return r.Fail(ocf.ErrGeneric, "mount -t %s %s %s failed: %s", c.fstype, src.path, dir, firstLine(out, err))
 		}
 		return ocf.Success
 	case c.kind == bind:
-		err = unix.Mount(src.path, dir, "", c.opts.Flags&(unix.MS_BIND|unix.MS_REC), "")
+		err = a.n.sys.Mount(src.path, dir, "", c.opts.Flags&(unix.MS_BIND|unix.MS_REC), "")
 		if err == nil && c.opts.Flags&^(unix.MS_BIND|unix.MS_REC) != 0 {
 			// Flags of a bind mount take a remount.
-			err = unix.Mount("", dir, "", unix.MS_REMOUNT|unix.MS_BIND|c.opts.Flags&^unix.MS_REC, "")
+			err = a.n.sys.Mount("", dir, "", unix.MS_REMOUNT|unix.MS_BIND|c.opts.Flags&^unix.MS_REC, "")
 			if err != nil {
-				unix.Unmount(dir, 0)
+				a.n.sys.Unmount(dir, 0)
 			}
 		}
 	default:
-		err = unix.Mount(src.path, dir, c.fstype, c.opts.Flags, c.opts.Data)
+		err = a.n.sys.Mount(src.path, dir, c.fstype, c.opts.Flags, c.opts.Data)
 	}
 	if err == nil && c.opts.Propagation != 0 {
-		if err = unix.Mount("", dir, "", c.opts.Propagation, ""); err != nil {
-			unix.Unmount(dir, 0)
+		if err = a.n.sys.Mount("", dir, "", c.opts.Propagation, ""); err != nil {
+			a.n.sys.Unmount(dir, 0)
 		}
 	}
 	switch {
@@ -355,7 +358,7 @@ func firstLine(out string, err error) string {
 
 func (a *agent) monitor(ctx context.Context, r *ocf.Request) ocf.Status {
 	c := ocf.Config[config](r)
-	t, dir, err := mountPoint(ctx, r, c)
+	t, dir, err := a.mountPoint(ctx, r, c)
 	if err != nil {
 		return r.Fail(ocf.ErrGeneric, "%v", err)
 	}
@@ -367,11 +370,11 @@ func (a *agent) monitor(ctx context.Context, r *ocf.Request) ocf.Status {
 	if st != ocf.Success {
 		return r.Fail(ocf.NotRunning, "%s is mounted but %s is not on this node", dir, c.device)
 	}
-	if !ours(c, src, m) {
+	if !a.ours(c, src, m) {
 		return r.Fail(ocf.NotRunning, "%s has %s mounted, not %s", dir, m.Source, src.path)
 	}
 	if r.Depth >= 10 && c.kind == block && src.rdev != 0 {
-		if _, err := inChild(ctx, "read", src.path, strconv.FormatUint(src.rdev, 10)); err != nil {
+		if _, err := a.n.child.Run(ctx, "read", src.path, strconv.FormatUint(src.rdev, 10)); err != nil {
 			return r.Fail(ocf.ErrGeneric, "cannot read %s: %v%s", src.path, err, hangHint(err, "the device hangs"))
 		}
 	}
@@ -383,7 +386,7 @@ func (a *agent) monitor(ctx context.Context, r *ocf.Request) ocf.Status {
 			return r.Fail(ocf.ErrGeneric, "%s is mounted read-only but configured read-write", dir)
 		}
 		if !r.IsProbe() {
-			_, err := inChild(ctx, "status", m.Mountpoint, strconv.Itoa(m.ID), devOf(m), c.statusRel, nodeName(r))
+			_, err := a.n.child.Run(ctx, "status", m.Mountpoint, strconv.Itoa(m.ID), devOf(m), c.statusRel, a.nodeName(r))
 			if err != nil {
 				return r.Fail(ocf.ErrGeneric, "status file on %s: %v%s", dir, err, hangHint(err, "frozen filesystem or hung I/O"))
 			}
@@ -400,17 +403,17 @@ func hangHint(err error, why string) string {
 	return ""
 }
 
-func nodeName(r *ocf.Request) string {
+func (a *agent) nodeName(r *ocf.Request) string {
 	if n := r.Meta.Get("on_node"); n != "" {
 		return n
 	}
-	h, _ := os.Hostname()
+	h, _ := a.n.host.Hostname()
 	return h
 }
 
 func (a *agent) stop(ctx context.Context, r *ocf.Request) ocf.Status {
 	c := ocf.Config[config](r)
-	t, dir, err := mountPoint(ctx, r, c)
+	t, dir, err := a.mountPoint(ctx, r, c)
 	if err != nil {
 		return r.Fail(ocf.ErrGeneric, "%v", err)
 	}
@@ -418,7 +421,7 @@ func (a *agent) stop(ctx context.Context, r *ocf.Request) ocf.Status {
 	if top == nil {
 		return ocf.Success
 	}
-	if src, st := a.resolveSource(ctx, r, c); st == ocf.Success && !ours(c, src, top) {
+	if src, st := a.resolveSource(ctx, r, c); st == ocf.Success && !a.ours(c, src, top) {
 		// Someone else's filesystem: this resource is not mounted.
 		r.Log.Warnf("%s has %s mounted, not %s; leaving it alone", dir, top.Source, src.path)
 		return ocf.Success
@@ -426,7 +429,7 @@ func (a *agent) stop(ctx context.Context, r *ocf.Request) ocf.Status {
 	if c.kind == block {
 		// Unmounted frozen, the superblock would stay frozen for the next
 		// mount; only this resource's own filesystem is thawed.
-		switch res, err := thawMount(ctx, top); {
+		switch res, err := a.thawMount(ctx, top); {
 		case err != nil:
 			r.Log.Warnf("cannot check whether %s is frozen: %v", dir, err)
 		case res == "thawed":
@@ -439,7 +442,7 @@ func (a *agent) stop(ctx context.Context, r *ocf.Request) ocf.Status {
 			return st
 		}
 	}
-	t, err = mounts.Read()
+	t, err = a.n.table.Read()
 	if err != nil {
 		return r.Fail(ocf.ErrGeneric, "cannot read the mount table: %v", err)
 	}
@@ -455,7 +458,7 @@ func (a *agent) unmount(ctx context.Context, r *ocf.Request, c config, m *mounti
 	dir := m.Mountpoint
 	umount := func(flags int) error {
 		_, err := call(ctx, func() (struct{}, error) {
-			return struct{}{}, unix.Unmount(dir, flags|unix.UMOUNT_NOFOLLOW)
+			return struct{}{}, a.n.sys.Unmount(dir, flags|unix.UMOUNT_NOFOLLOW)
 		})
 		if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOENT) {
 			return nil // not mounted any more
@@ -483,7 +486,7 @@ func (a *agent) unmount(ctx context.Context, r *ocf.Request, c config, m *mounti
 			sigs = c.termSigs
 		}
 		if c.kill {
-			found, err := holders.Find(ctx, dir)
+			found, err := a.n.holders.Find(ctx, dir)
 			if err != nil {
 				break
 			}
@@ -492,12 +495,12 @@ func (a *agent) unmount(ctx context.Context, r *ocf.Request, c config, m *mounti
 				r.Log.Warnf("%s is held by %s", dir, h)
 			}
 			for _, sig := range sigs {
-				holders.Signal(found, dir, sig)
+				a.n.holders.Signal(found, dir, sig)
 			}
 		}
 		// Give them signal_delay to let go, looking again every 50 ms.
 		wait(ctx, c.delay, func() bool {
-			found, _ := holders.Find(ctx, dir)
+			found, _ := a.n.holders.Find(ctx, dir)
 			return len(found) == 0
 		})
 	}

@@ -11,10 +11,10 @@ import (
 
 // Agent returns the fsmount declaration; tools are the external programs
 // it runs (fsck, mount(8) for network types, blkid).
-func Agent() *ocf.Agent { return agentWith(execTools{}) }
+func Agent() *ocf.Agent { return agentOn(realNode(execTools{})) }
 
-func agentWith(t Tools) *ocf.Agent {
-	a := &agent{tools: t}
+func agentOn(n node) *ocf.Agent {
+	a := &agent{n: n}
 	return &ocf.Agent{
 		Name:    "fsmount",
 		Version: ocf.BuildVersion,

@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -127,7 +128,7 @@ func TestStatusFileRefusesLinks(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, d := range []string{root, filepath.Dir(root), filepath.Dir(filepath.Dir(root))} {
-		left, _ := filepath.Glob(filepath.Join(d, "*x.*"))
+		left, _ := filepath.Glob(filepath.Join(d, "*x."+strconv.Itoa(os.Getpid())+".*"))
 		if len(left) > 0 {
 			t.Errorf("status file of node ../../x left behind or outside: %v", left)
 		}
