@@ -642,3 +642,18 @@ func TestFsmountLoopImage(t *testing.T) {
 		t.Errorf("still mounted after stop:\n%s", out)
 	}
 }
+
+// TestFsmountReloadAgent: a 1.1 caller may change a reloadable parameter of
+// a mounted filesystem; reload-agent validates it and leaves the mount.
+func TestFsmountReloadAgent(t *testing.T) {
+	l := newFsLab(t)
+	loop := lab.NewLoop(t, "ext4", 32)
+	mnt := l.path("mnt")
+	a := l.agent(map[string]string{"device": loop.Dev, "directory": mnt, "fstype": "ext4"})
+	v11 := []string{"OCF_RA_VERSION_MAJOR=1", "OCF_RA_VERSION_MINOR=1"}
+	a.Expect(t, 0, "start")
+	a.Expect(t, 0, "reload-agent", append(v11, "OCF_RESKEY_signal_delay=3", "OCF_RESKEY_force_unmount=safe")...)
+	a.Expect(t, 6, "reload-agent", append(v11, "OCF_RESKEY_signal_delay=-1")...)
+	a.Expect(t, 0, "monitor", recurring)
+	a.Expect(t, 0, "stop")
+}

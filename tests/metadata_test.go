@@ -102,3 +102,31 @@ func TestMetaDataAsNobody(t *testing.T) {
 		}
 	}
 }
+
+// TestReloadAdvertised checks what README.md claims of the installed
+// binaries: 1.1 callers get reloadable parameters and reload-agent from
+// every agent (each declares some parameter reloadable), 1.0 callers
+// neither; status where the replaced agent has it.
+func TestReloadAdvertised(t *testing.T) {
+	wantStatus := map[string]bool{"vip": true, "asterisk": true}
+	for _, a := range catalog.Agents() {
+		reloadable := false
+		for _, p := range a.Params {
+			reloadable = reloadable || p.Reloadable
+		}
+		if !reloadable {
+			t.Errorf("%s declares no reloadable parameter", a.Name)
+		}
+		v10 := string(metaData(t, a.Name))
+		v11 := string(metaData(t, a.Name, "OCF_RA_VERSION_MAJOR=1", "OCF_RA_VERSION_MINOR=1"))
+		if strings.Contains(v10, "reload-agent") || strings.Contains(v10, "reloadable") {
+			t.Errorf("%s: 1.0 meta-data has OCF 1.1's reload-agent or reloadable", a.Name)
+		}
+		if got := strings.Contains(v11, `<action name="reload-agent"`) && strings.Contains(v11, `reloadable="1"`); got != reloadable {
+			t.Errorf("%s: 1.1 meta-data has reload-agent and reloadable parameters: %v, want %v", a.Name, got, reloadable)
+		}
+		if got := strings.Contains(v10, `<action name="status"`); got != wantStatus[a.Name] {
+			t.Errorf("%s: status declared %v, want %v", a.Name, got, wantStatus[a.Name])
+		}
+	}
+}

@@ -162,6 +162,33 @@ func (a *agent) validate(_ context.Context, r *ocf.Request) ocf.Status {
 	return st
 }
 
+// reload is reload-agent's work after validate-all's checks passed. The
+// reloadable parameters change nothing in Asterisk: the SIP and ARI
+// settings are read by the next monitor, call_drain_timeout by stop. Two
+// of them say where the agent finds this instance, so a running Asterisk
+// must be found there before they take over: its control socket must
+// answer at ctl_socket, and in realtime mode its canary must run under
+// canary_binary. Otherwise reload fails (1) and Pacemaker recovers the
+// resource, rather than the next monitor or stop missing it.
+func (a *agent) reload(ctx context.Context, r *ocf.Request) ocf.Status {
+	n, st := a.resolve(r)
+	if st != ocf.Success {
+		return st
+	}
+	pid := n.running()
+	if pid == 0 {
+		return r.Fail(ocf.NotRunning, "Asterisk is not running")
+	}
+	if _, _, err := n.ctl().Command(ctx, "core show channels count"); err != nil {
+		return r.Fail(ocf.ErrGeneric, "Asterisk (pid %d) does not answer on %s: %v", pid, n.ctlPath(), err)
+	}
+	if n.realtime && len(n.canaries()) == 0 {
+		return r.Fail(ocf.ErrGeneric, "Asterisk (pid %d) runs in realtime mode but no canary %s of it runs", pid, n.canary)
+	}
+	r.Log.Infof("Asterisk (pid %d) keeps running; the new monitor and stop settings apply from the next monitor and stop", pid)
+	return ocf.Success
+}
+
 // bounded gives a sub-step at most d of what remains of ctx.
 func bounded(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, d)

@@ -248,6 +248,49 @@ func (a *agent) monitor(ctx context.Context, r *ocf.Request) ocf.Status {
 	return v.report(res)
 }
 
+// rescore is reload-agent's work after validate-all's checks passed (the
+// module against the version requirements, the resource in drbdconf, the
+// clone's meta attributes with ignore_missing_notifications): the
+// promotion score is set again from the state with the new
+// adjust_master_score and remove_master_score_if_peer_primary, as the next
+// monitor would. The other reloadable parameters are read by the actions
+// that use them. DRBD itself is left as it is.
+func (a *agent) rescore(ctx context.Context, r *ocf.Request) ocf.Status {
+	v := a.begin(r)
+	m, st := v.state(ctx)
+	if st != ocf.Success {
+		return st
+	}
+	if res := v.monitorResult(m); res.Status == ocf.NotRunning {
+		return r.Fail(ocf.NotRunning, "DRBD resource %s is not up", v.c.resource)
+	}
+	v.updateScore(ctx, m)
+	return ocf.Success
+}
+
+// reload is ocf:linbit:drbd's: drbdadm adjust applies changes of drbdconf
+// to a resource that is up (its failure is logged, as linbit's), then the
+// promotion score is set again.
+func (a *agent) reload(ctx context.Context, r *ocf.Request) ocf.Status {
+	v := a.begin(r)
+	if st := v.checkSetup(ctx, false); st != ocf.Success {
+		return st
+	}
+	m, st := v.state(ctx)
+	if st != ocf.Success {
+		return st
+	}
+	if res := v.monitorResult(m); res.Status == ocf.NotRunning {
+		return r.Fail(ocf.NotRunning, "DRBD resource %s is not up", v.c.resource)
+	}
+	v.adm(ctx, "adjust", v.t.Drbdadm.Adjust)
+	if m, st = v.state(ctx); st != ocf.Success {
+		return st
+	}
+	v.updateScore(ctx, m)
+	return ocf.Success
+}
+
 func (a *agent) validate(ctx context.Context, r *ocf.Request) ocf.Status {
 	return a.begin(r).checkSetup(ctx, false)
 }

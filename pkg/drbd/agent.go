@@ -72,11 +72,16 @@ Not supported: connect_only_after_promote and stacked resources.`,
 			{Name: "notify", Timeout: 90 * time.Second, Run: a.notify},
 			{Name: "monitor", Timeout: 20 * time.Second, Interval: 10 * time.Second, Role: "Promoted", Run: a.monitor},
 			{Name: "monitor", Timeout: 20 * time.Second, Interval: 20 * time.Second, Role: "Unpromoted", Run: a.monitor},
+			// ocf:linbit:drbd's reload: drbdadm adjust, then rescore. With
+			// OCF 1.0 meta-data Pacemaker calls it when parameters that
+			// are not unique change, as for linbit's agent.
+			{Name: "reload", Timeout: 30 * time.Second, Run: a.reload},
 			{Name: "meta-data", Timeout: 5 * time.Second},
 			{Name: "validate-all", Timeout: 30 * time.Second},
 		},
 		Check:    check,
 		Validate: a.validate,
+		Reload:   a.rescore,
 	}
 }
 
@@ -87,7 +92,7 @@ var params = []ocf.Param{
 	{Name: "drbdconf", Type: ocf.String, Default: "/etc/drbd.conf",
 		Short: "Path to drbd.conf",
 		Long:  `The DRBD configuration file, passed to drbdadm with -c.`},
-	{Name: "adjust_master_score", Type: ocf.String, Default: DefaultScores.String(),
+	{Name: "adjust_master_score", Type: ocf.String, Reloadable: true, Default: DefaultScores.String(),
 		Short: "Promotion scores",
 		Long: `Four promotion scores, separated by blanks, not decreasing:
 only Consistent data (maybe not the newest); no UpToDate data here but a
@@ -96,42 +101,42 @@ UpToDate and Primary, or every peer's disk state known. A score of 0 or less
 removes the score instead. The first is 0 by default so that data of
 unknown age is not promoted; configure fencing in DRBD and Pacemaker. Lost
 quorum (DRBD 9) removes the score; a disk that is attaching leaves it as it is.`},
-	{Name: "stop_outdates_secondary", Type: ocf.Boolean, Default: "false",
+	{Name: "stop_outdates_secondary", Type: ocf.Boolean, Reloadable: true, Default: "false",
 		Short: "Outdate a stopped Secondary",
 		Long: `If true, a Secondary that is stopped, or that cannot reach its peer after a
 post notification, marks its data Outdated when the notification variables
 show another node promoted. An extra safety besides DRBD's own fencing.`},
-	{Name: "ignore_missing_notifications", Type: ocf.Boolean, Default: "false",
+	{Name: "ignore_missing_notifications", Type: ocf.Boolean, Reloadable: true, Default: "false",
 		Short: "Allow notify=false",
 		Long:  `Start and promote refuse to run without notify=true unless this is true.`},
-	{Name: "wfc_timeout", Type: ocf.Integer, Default: "5", Bounds: &ocf.Range{Min: 0, Max: 86400},
+	{Name: "wfc_timeout", Type: ocf.Integer, Reloadable: true, Default: "5", Bounds: &ocf.Range{Min: 0, Max: 86400},
 		Short: "Seconds start waits for the peers",
 		Long: `How long start waits for the connections to the peers to be established.
 Start succeeds without them; 0 does not wait.`},
-	{Name: "remove_master_score_if_peer_primary", Type: ocf.String, Default: "false",
+	{Name: "remove_master_score_if_peer_primary", Type: ocf.String, Reloadable: true, Default: "false",
 		Short: "Remove the score while a peer is Primary",
 		Long: `true: a Secondary connected to a Primary peer with UpToDate data has no
 promotion score, so that a Pacemaker split does not end in failed promotions
 (a failover after a Primary crash may wait until DRBD notices the crash).
 unexpected: only when Pacemaker knows of no promoted instance elsewhere
 (crm_resource --locate). false: the peer's role does not matter.`},
-	{Name: "fail_promote_early_if_peer_primary", Type: ocf.Boolean, Default: "false",
+	{Name: "fail_promote_early_if_peer_primary", Type: ocf.Boolean, Reloadable: true, Default: "false",
 		Short: "Try to promote once while a peer is Primary",
 		Long: `If true, promote fails after one attempt when a peer is Primary instead of
 retrying until its timeout.`},
-	{Name: "unfence_if_all_uptodate", Type: ocf.Boolean, Default: "false",
+	{Name: "unfence_if_all_uptodate", Type: ocf.Boolean, Reloadable: true, Default: "false",
 		Short: "Call the unfence handler once all is UpToDate",
 		Long: `If true, the Primary runs "drbdadm unfence-peer" when all its volumes and all
 its peers' are UpToDate, to remove a stale fencing constraint.`},
-	{Name: "unfence_extra_args", Type: ocf.String, Default: "--quiet --flock-required --flock-timeout 0 --unfence-only-if-owner-match",
+	{Name: "unfence_extra_args", Type: ocf.String, Reloadable: true, Default: "--quiet --flock-required --flock-timeout 0 --unfence-only-if-owner-match",
 		Short: "Arguments for the unfence handler",
 		Long:  `Passed to the unfence handler in OCF_RESKEY_unfence_extra_args.`},
-	{Name: "require_drbd_module_version_ge", Type: ocf.String, Default: "8.0.0",
+	{Name: "require_drbd_module_version_ge", Type: ocf.String, Reloadable: true, Default: "8.0.0",
 		Short: "Minimum DRBD module version",
 		Long: `Start and validate-all fail unless the DRBD kernel module is at least this
 version (x.y.z), e.g. 9.0.16 to require DRBD 9: a clear error after a kernel
 update brought another module.`},
-	{Name: "require_drbd_module_version_lt", Type: ocf.String, Default: "10.0.0",
+	{Name: "require_drbd_module_version_lt", Type: ocf.String, Reloadable: true, Default: "10.0.0",
 		Short: "DRBD module version must be lower",
 		Long:  `Start and validate-all fail unless the DRBD kernel module is older than this version (x.y.z), e.g. 9.0.0 to require 8.4.`},
 }

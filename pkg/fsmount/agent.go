@@ -74,38 +74,38 @@ the like, also when reached through a link) is refused.`},
 		Short: "Mount options",
 		Long: `Options as for mount -o, comma-separated. For a bind mount add bind (or
 rbind) here and set fstype to none; bind,ro is handled with a remount.`},
-	{Name: "statusfile_prefix", Type: ocf.String, Default: ".Filesystem_status/",
+	{Name: "statusfile_prefix", Reloadable: true, Type: ocf.String, Default: ".Filesystem_status/",
 		Short: "Status file prefix",
 		Long: `Relative to the mount point: the prefix of the status files that monitor
 depth 20 writes, reads back and removes, one per run, named after the node,
 the process and a random part. The default keeps them in one hidden
 directory, as Filesystem does. A link on the way is not followed.`},
-	{Name: "run_fsck", Type: ocf.String, Default: "auto", Choices: []string{"auto", "force", "no"},
+	{Name: "run_fsck", Reloadable: true, Type: ocf.String, Default: "auto", Choices: []string{"auto", "force", "no"},
 		Short: "When to run fsck before mounting",
 		Long: `auto: only for block filesystems without a journal (ext2 and the like);
 force: always for block devices; no: never.`},
-	{Name: "fast_stop", Type: ocf.Boolean, Default: "false",
+	{Name: "fast_stop", Reloadable: true, Type: ocf.Boolean, Default: "false",
 		Short: "Give up stopping early",
 		Long: `If true, stop sends term_signals and kill_signals once each and fails if the
 filesystem is still busy; if false it keeps retrying until the stop timeout
 (set an adequate timeout).`},
-	{Name: "force_clones", Type: ocf.Boolean, Default: "false",
+	{Name: "force_clones", Reloadable: true, Type: ocf.Boolean, Default: "false",
 		Short: "Allow cloning a non-cluster filesystem",
 		Long: `Cloning a mount of a local filesystem such as ext4 or xfs corrupts it and is
 refused; set this to true only if each node mounts its own device.`},
-	{Name: "force_unmount", Type: ocf.String, Default: "true",
+	{Name: "force_unmount", Reloadable: true, Type: ocf.String, Default: "true",
 		Short: "Signal processes that keep the filesystem busy",
 		Long: `true (or yes, 1, on) or safe: signal the processes holding the mount before
 retrying the unmount; fsmount's search never blocks on a dead mount, so
 both behave as Filesystem's safe. false (or no, 0, off): never signal
 anyone. Filesystem's move is refused: use safe.`},
-	{Name: "term_signals", Type: ocf.String, Default: "TERM",
+	{Name: "term_signals", Reloadable: true, Type: ocf.String, Default: "TERM",
 		Short: "Signals sent first to holders",
 		Long:  `Signal names or numbers, separated by blanks or commas, sent first to the processes holding the mount.`},
-	{Name: "kill_signals", Type: ocf.String, Default: "KILL",
+	{Name: "kill_signals", Reloadable: true, Type: ocf.String, Default: "KILL",
 		Short: "Signals sent to holders that remain",
 		Long:  `Signal names or numbers sent to the processes still holding the mount signal_delay seconds after term_signals.`},
-	{Name: "signal_delay", Type: ocf.Integer, Default: "1", Bounds: &ocf.Range{Min: 0, Max: 3600},
+	{Name: "signal_delay", Reloadable: true, Type: ocf.Integer, Default: "1", Bounds: &ocf.Range{Min: 0, Max: 3600},
 		Short: "Seconds to wait after signalling",
 		Long:  `How long to wait for signalled processes to let go of the mount before the next step.`},
 }

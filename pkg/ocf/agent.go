@@ -2,6 +2,7 @@ package ocf
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -41,11 +42,21 @@ type Agent struct {
 	// Validate adds the node-local checks of validate-all (ErrArgs,
 	// ErrInstalled, ErrPerm ...). Optional.
 	Validate Func
-	Helpers  []Helper
+	// Reload applies the reloadable parameters to the running resource,
+	// in reload-agent after Check and Validate passed. Optional: without
+	// it reload-agent only validates, which is all it needs to do when
+	// every reloadable parameter is read afresh by the actions that use it.
+	Reload  Func
+	Helpers []Helper
 }
 
 // ocf11Actions exist only in OCF 1.1; the 1.0 DTD rejects them.
 var ocf11Actions = []string{"reload-agent"}
+
+// reloadable tells whether some parameter may change without a restart.
+func (a *Agent) reloadable() bool {
+	return slices.ContainsFunc(a.Params, func(p Param) bool { return p.Reloadable })
+}
 
 // Version is an OCF API version.
 type Version struct{ Major, Minor int }
@@ -146,8 +157,11 @@ func Config[T any](r *Request) T {
 	return r.config.(T)
 }
 
-// IsProbe tells whether this is a probe: a monitor with interval 0 or unset.
-func (r *Request) IsProbe() bool { return r.Action == "monitor" && r.Meta.Interval == 0 }
+// IsProbe tells whether this is a probe: a monitor with interval 0 or
+// unset, or a status (a one-shot depth 0 monitor that changes nothing).
+func (r *Request) IsProbe() bool {
+	return (r.Action == "monitor" || r.Action == "status") && r.Meta.Interval == 0
+}
 
 // Fail records the exit reason for an administrator and returns s. Only the
 // last reason is printed, as Pacemaker keeps only the last one.
@@ -234,9 +248,31 @@ func (a *Agent) SelfCheck() error {
 		if act.Role != "" && act.Role != "Promoted" && act.Role != "Unpromoted" {
 			return fmt.Errorf("action %s: role %q", act.Name, act.Role)
 		}
-		if _, ok := a.action(act.Name); !ok && act.Name != "meta-data" && act.Name != "validate-all" {
+		if _, ok := a.action(act.Name); !ok && !a.sdkAction(act.Name) {
 			return fmt.Errorf("action %s: declared without a function", act.Name)
 		}
 	}
+	if _, ok := a.action("reload-agent"); ok && a.Reload != nil {
+		return errors.New("reload-agent: both declared with a function and Reload set")
+	}
+	if slices.ContainsFunc(a.Actions, func(x Action) bool { return x.Name == "reload-agent" }) && !a.reloadable() {
+		return errors.New("reload-agent declared but no parameter is reloadable")
+	}
 	return nil
+}
+
+// sdkAction tells whether the SDK runs name when the agent declares it
+// without a function: meta-data, validate-all, reload-agent (validate, then
+// Reload) and status (the depth 0 monitor as a probe).
+func (a *Agent) sdkAction(name string) bool {
+	switch name {
+	case "meta-data", "validate-all":
+		return true
+	case "reload-agent":
+		return a.reloadable()
+	case "status":
+		_, ok := a.action("monitor")
+		return ok
+	}
+	return false
 }

@@ -18,6 +18,9 @@ func (a *Agent) MarkdownParams() string {
 		if p.Unique {
 			name += " (unique)"
 		}
+		if p.Reloadable {
+			name += " (reloadable)"
+		}
 		def := ""
 		if p.Default != "" {
 			def = "`" + p.Default + "`"

@@ -50,7 +50,7 @@ func (a *Agent) ManPage(provider, date string) string {
 		if act.Interval > 0 {
 			line += " interval=" + FormatDuration(act.Interval)
 		}
-		if act.Name == "monitor" {
+		if act.Name == "monitor" || act.Name == "status" {
 			line += fmt.Sprintf(" depth=%d", act.Depth)
 		}
 		if act.Role != "" {

@@ -14,14 +14,19 @@ import (
 const (
 	metaDataTimeout = 5 * time.Second
 	validateTimeout = 20 * time.Second
+	reloadTimeout   = 20 * time.Second
 )
 
 // metaActions returns the declared actions plus meta-data and validate-all
-// when the agent did not declare them.
+// when the agent did not declare them, and reload-agent when some
+// parameter is reloadable.
 func (a *Agent) metaActions() []Action {
 	acts := slices.Clone(a.Actions)
 	has := func(n string) bool {
 		return slices.ContainsFunc(acts, func(x Action) bool { return x.Name == n })
+	}
+	if !has("reload-agent") && a.reloadable() {
+		acts = append(acts, Action{Name: "reload-agent", Timeout: reloadTimeout})
 	}
 	if !has("meta-data") {
 		acts = append(acts, Action{Name: "meta-data", Timeout: metaDataTimeout})
@@ -81,7 +86,7 @@ func (a *Agent) MetaData(v Version) []byte {
 		if act.Interval > 0 {
 			ae.CreateAttr("interval", FormatDuration(act.Interval))
 		}
-		if act.Name == "monitor" {
+		if act.Name == "monitor" || act.Name == "status" {
 			ae.CreateAttr("depth", strconv.Itoa(act.Depth))
 		}
 		if act.Role != "" {

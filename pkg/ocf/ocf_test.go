@@ -32,6 +32,7 @@ func testAgent() *Agent {
 			{Name: "monitor", Timeout: 30 * time.Second, Interval: 11 * time.Second, Depth: 10, Role: "Promoted"},
 			{Name: "monitor", Timeout: 40 * time.Second, Interval: 60 * time.Second, Depth: 20},
 			{Name: "reload-agent", Timeout: 10 * time.Second, Run: func(context.Context, *Request) Status { return Success }},
+			{Name: "status", Timeout: 20 * time.Second},
 			{Name: "fail", Timeout: 1 * time.Second, Run: func(_ context.Context, r *Request) Status {
 				r.Fail(ErrGeneric, "first reason")
 				return r.Fail(ErrInstalled, "the tool frob is not installed on this node")

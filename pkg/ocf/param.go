@@ -40,8 +40,12 @@ type Param struct {
 	// Unique marks a parameter whose value must differ between resources
 	// of this agent (OCF 1.0 "unique").
 	Unique bool
-	// Reloadable parameters may change without a restart (OCF 1.1 only:
-	// shown to callers that declare OCF 1.1).
+	// Reloadable parameters may change without a restart: their new value
+	// takes effect without touching the running resource, or the agent's
+	// Reload applies it in place. One such parameter gives the agent
+	// reload-agent (Agent.Reload). OCF 1.1 only: shown to callers that
+	// declare OCF 1.1; Pacemaker then calls reload-agent when only
+	// reloadable parameters changed and restarts on any other change.
 	Reloadable bool
 	Short      string
 	Long       string

@@ -159,7 +159,7 @@ func runAction(a *Agent, name string, environ []string, getenv func(string) stri
 
 	status := dispatch(ctx, a, r)
 	degraded := (status == Degraded || status == DegradedPromoted) && r.reason != ""
-	if degraded || status.Failed() && !(status == NotRunning && name == "monitor" && (r.reason == "" || r.IsProbe())) {
+	if degraded || status.Failed() && !(status == NotRunning && (name == "monitor" || name == "status") && (r.reason == "" || r.IsProbe())) {
 		reason := r.reason
 		if reason == "" {
 			reason = fmt.Sprintf("%s failed (%s)", name, status)
@@ -206,7 +206,7 @@ func dispatch(ctx context.Context, a *Agent, r *Request) (status Status) {
 		}
 		return r.Fail(ErrConfigured, "%s", strings.Join(msgs, "; "))
 	}
-	if r.Action == "start" || r.Action == "validate-all" {
+	if r.Action == "start" || r.Action == "validate-all" || r.Action == "reload-agent" {
 		r.warnUnknownParams()
 	}
 	if r.Action == "validate-all" {
@@ -216,10 +216,38 @@ func dispatch(ctx context.Context, a *Agent, r *Request) (status Status) {
 		return Success
 	}
 	act, ok := a.action(r.Action)
-	if !ok {
-		return r.Fail(ErrUnimplemented, "%s does not implement %s", a.Name, r.Action)
+	switch {
+	case ok:
+		return act.Run(ctx, r)
+	case r.Action == "reload-agent" && a.reloadable():
+		return reloadAgent(ctx, a, r)
+	case r.Action == "status" && a.sdkAction("status"):
+		// As the shell agents' status: is it running, at depth 0,
+		// changing nothing (a probe sends no refresh, sets no score).
+		mon, _ := a.action("monitor")
+		r.Depth, r.Meta.Interval = 0, 0
+		return mon.Run(ctx, r)
 	}
-	return act.Run(ctx, r)
+	return r.Fail(ErrUnimplemented, "%s does not implement %s", a.Name, r.Action)
+}
+
+// reloadAgent is OCF 1.1's reload-agent when the agent leaves it to the
+// SDK: Pacemaker calls it, with the new parameters, when only reloadable
+// ones changed. The configuration passed Check already (ErrConfigured
+// otherwise); the node-local checks of validate-all run next, then the
+// agent's Reload applies what needs applying. The resource is neither
+// stopped nor started.
+func reloadAgent(ctx context.Context, a *Agent, r *Request) Status {
+	if a.Validate != nil {
+		if st := a.Validate(ctx, r); st != Success {
+			return st
+		}
+	}
+	if a.Reload != nil {
+		return a.Reload(ctx, r)
+	}
+	r.Log.Infof("reloadable parameters take effect from the next action that uses them")
+	return Success
 }
 
 // warnUnknownParams names parameters the agent does not know, such as

@@ -53,6 +53,8 @@ unique_clone_address) is not supported: vip cannot be cloned.`,
 			{Name: "start", Timeout: 20 * time.Second, Run: a.withSession((*session).start)},
 			{Name: "stop", Timeout: 20 * time.Second, Run: a.withSession((*session).stop)},
 			{Name: "monitor", Timeout: 20 * time.Second, Interval: 10 * time.Second, Run: a.withSession((*session).monitor)},
+			// As IPaddr2's: is the address here (a probe: no ARP refresh).
+			{Name: "status", Timeout: 20 * time.Second},
 			{Name: "meta-data", Timeout: 5 * time.Second},
 			{Name: "validate-all", Timeout: 20 * time.Second},
 		},
@@ -90,23 +92,23 @@ Must be empty for IPv6.`},
 		Long: `IPv4 only: a label for the address, appended to the interface name
 (eth0:iflabel). Interface name, colon and label together may have at most
 15 characters. A label given in nic takes precedence.`},
-	{Name: "arp_count", Type: ocf.Integer, Default: "5", Bounds: &ocf.Range{Min: 0, Max: 1000},
+	{Name: "arp_count", Type: ocf.Integer, Reloadable: true, Default: "5", Bounds: &ocf.Range{Min: 0, Max: 1000},
 		Short: "ARP/NA packet count sent at start",
 		Long:  `Number of gratuitous ARP (IPv4) or unsolicited neighbour advertisement (IPv6) packets sent after the address is added. 0 sends none.`},
-	{Name: "arp_interval", Type: ocf.Integer, Default: "200", Bounds: &ocf.Range{Min: 1, Max: 60000},
+	{Name: "arp_interval", Type: ocf.Integer, Reloadable: true, Default: "200", Bounds: &ocf.Range{Min: 1, Max: 60000},
 		Short: "ARP/NA packet interval in ms",
 		Long:  `Milliseconds between two announcements.`},
-	{Name: "arp_count_refresh", Type: ocf.Integer, Default: "0", Bounds: &ocf.Range{Min: 0, Max: 1000},
+	{Name: "arp_count_refresh", Type: ocf.Integer, Reloadable: true, Default: "0", Bounds: &ocf.Range{Min: 0, Max: 1000},
 		Short: "ARP packet count sent during monitoring",
 		Long: `IPv4 only: number of gratuitous ARP packets sent at each recurring monitor,
 to heal stale ARP caches after a split brain. Probes send none.`},
-	{Name: "arp_bg", Type: ocf.String,
+	{Name: "arp_bg", Type: ocf.String, Reloadable: true,
 		Short: "Send ARP/NA packets in the background",
 		Long: `Whether start returns at once and a detached child of the agent sends the
 announcements (true), or start sends them before returning (false). Empty
 means true for IPv4 and false for IPv6, as in IPaddr2. Stop ends a
 background sender that is still running.`},
-	{Name: "arp_mode", Type: ocf.String, Default: "request", Choices: []string{"request", "reply"},
+	{Name: "arp_mode", Type: ocf.String, Reloadable: true, Default: "request", Choices: []string{"request", "reply"},
 		Short: "ARP operation of IPv4 announcements",
 		Long: `Send IPv4 announcements as ARP requests (RFC 5227 announcement) or as ARP
 replies: some switches learn only from replies. This replaces IPaddr2's
@@ -124,7 +126,7 @@ address.`},
 		Long: `Preferred lifetime in seconds, or forever. 0 keeps the address from being
 chosen as source address of outgoing connections (RFC 4862 section 5.5.4).
 The valid lifetime is always forever.`},
-	{Name: "check_link_status", Type: ocf.Boolean, Default: "true",
+	{Name: "check_link_status", Type: ocf.Boolean, Reloadable: true, Default: "true",
 		Short: "Fail the monitor when the link is down",
 		Long: `If true, monitor reports the resource not running when the interface is
 down or has no carrier, so the cluster moves the address to a node whose
