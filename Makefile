@@ -65,7 +65,7 @@ lint:
 
 # Every fuzz target of the packages for FUZZTIME each, one at a time (the
 # fuzzer takes one target per run); seeds come from testdata/fuzz and f.Add.
-FUZZTIME ?= 15s
+FUZZTIME ?= 10s
 fuzz:
 	@set -e; for pkg in $$($(GO) list ./pkg/...); do \
 		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
