@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// DRBDResource is the DRBD 8.4 resource r0 on the VMs' second disk.
+// DRBDResource is the DRBD 8.4 resource r0 on the VMs' second disk, replicating over the ring.
 func DRBDResource(nodes []string) string {
 	var sb strings.Builder
 	sb.WriteString("resource r0 {\n  protocol C;\n  device /dev/drbd0;\n  disk /dev/vdb;\n  meta-disk internal;\n")
@@ -19,7 +19,7 @@ func DRBDResource(nodes []string) string {
 	// start a new data generation; on reconnect the one that is no longer Primary gives way.
 	sb.WriteString("  net { after-sb-0pri discard-zero-changes; after-sb-1pri discard-secondary; after-sb-2pri disconnect; }\n")
 	for _, n := range nodes {
-		fmt.Fprintf(&sb, "  on %s { address %s:7789; }\n", n, NodeIP(n))
+		fmt.Fprintf(&sb, "  on %s { address %s:7789; }\n", n, RingIP(n))
 	}
 	sb.WriteString("}\n")
 	return sb.String()

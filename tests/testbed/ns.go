@@ -190,6 +190,7 @@ func (b *Bed) nsStop(n string, fast bool) {
 		b.logf("node %s: processes %d/%d still alive", n, init.PID, outer.PID)
 	}
 	_ = ip("-n", nodeNS(n), "addr", "flush", "dev", NodeIface)
+	_ = ip("-n", nodeNS(n), "addr", "flush", "dev", RingIface)
 }
 
 func (b *Bed) nsPowerOff(n string) error {
@@ -197,7 +198,7 @@ func (b *Bed) nsPowerOff(n string) error {
 		return fmt.Errorf("node %s is not running", n)
 	}
 	// link down first (the NIC is gone at once), then all processes, then the kernel state
-	_ = b.cut(n)
+	_ = b.cut(n, LinkAll)
 	b.st.Init[n].Signal(int(syscall.SIGKILL))
 	b.unplugNode(n)
 	b.st.Outer[n].Signal(int(syscall.SIGKILL))
@@ -213,10 +214,12 @@ func (b *Bed) nsBoot(n string) error {
 			return err
 		}
 	} else {
-		// after a clean shutdown: fresh addresses, link up
-		_ = ip("-n", nodeNS(n), "addr", "flush", "dev", NodeIface)
-		_ = ip("-n", nodeNS(n), "addr", "add", NodeIP(n)+"/24", "dev", NodeIface)
-		_ = ip("-n", SwitchNS, "link", "set", b.portName(n), "up")
+		// after a clean shutdown: fresh addresses, links up
+		for _, l := range [][3]string{{NodeIface, NodeIP(n), LinkLAN}, {RingIface, RingIP(n), LinkRing}} {
+			_ = ip("-n", nodeNS(n), "addr", "flush", "dev", l[0])
+			_ = ip("-n", nodeNS(n), "addr", "add", l[1]+"/24", "dev", l[0])
+			_ = ip("-n", SwitchNS, "link", "set", b.port(n, l[2]), "up")
+		}
 	}
 	// the writable layer survives (a disk); /run and /tmp are fresh tmpfs
 	return b.nsStart(n)

@@ -21,19 +21,24 @@ import (
 	"time"
 )
 
-// Addresses (RFC 5737 TEST-NET-2) used on the test bed's own bridge.
+// Addresses (RFC 5737 TEST-NET-2 on the LAN, TEST-NET-3 on the ring) used on the test bed's
+// own bridges.
 const (
 	Subnet    = "198.51.100.0/24"
 	ClientIP  = "198.51.100.2"
 	VIP       = "198.51.100.100"
-	NodeIface = "eth0" // the node's interface on the bridge, in both modes
+	NodeIface = "eth0" // the node's interface on the LAN bridge, in both modes
+	// The ring: a dedicated network between the nodes only (DRBD, corosync's first link).
+	RingSubnet = "203.0.113.0/24"
+	RingIface  = "eth1"
 )
 
 // Names of what the bed creates.
 const (
 	SwitchNS = "gtb-sw"     // network namespace holding the bridge (nothing is added to the host's)
 	ClientNS = "gtb-client" // observer namespace on the bridge
-	Bridge   = "gtbbr0"
+	Bridge     = "gtbbr0" // the LAN
+	RingBridge = "gtbbr1" // the ring
 )
 
 // Defaults for Config.
@@ -197,6 +202,10 @@ func nodeIndex(n string) int { i, _ := strconv.Atoi(strings.TrimPrefix(n, "n"));
 
 // NodeIP is the node's fixed address on the bridge.
 func NodeIP(n string) string { return fmt.Sprintf("198.51.100.%d", 10+nodeIndex(n)) }
+
+// RingIP is the node's fixed address on the ring (203.0.113.11-13: .9 and .10 appear in unit
+// tests and docs).
+func RingIP(n string) string { return fmt.Sprintf("203.0.113.%d", 10+nodeIndex(n)) }
 
 func nodeNS(n string) string { return "gtb-" + n }
 
@@ -517,19 +526,41 @@ func (b *Bed) consoleTail(n string, lines int) string {
 // measurement starts from).
 func (b *Bed) LastFault() time.Time { return b.fault }
 
-// cut takes the node's port at the bridge down and records the time.
-func (b *Bed) cut(n string) error {
-	err := ip("-n", SwitchNS, "link", "set", b.portName(n), "down")
+// cut takes the node's ports (LinkLAN, LinkRing or LinkAll) at the bridges down and records
+// the time.
+func (b *Bed) cut(n, which string) error {
+	ls, err := links(which)
+	if err != nil {
+		return err
+	}
+	for _, l := range ls {
+		if e := ip("-n", SwitchNS, "link", "set", b.port(n, l), "down"); e != nil && err == nil {
+			err = e
+		}
+	}
 	b.fault = time.Now()
 	return err
 }
 
-// Cable pulls (up=false) or plugs (up=true) the node's cable at the bridge.
-func (b *Bed) Cable(n string, up bool) error {
+// Cable pulls (up=false) or plugs (up=true) both of the node's cables at the bridges.
+func (b *Bed) Cable(n string, up bool) error { return b.CableLink(n, LinkAll, up) }
+
+// CableLink pulls (up=false) or plugs (up=true) one of the node's cables: LinkLAN (eth0),
+// LinkRing (eth1) or LinkAll.
+func (b *Bed) CableLink(n, which string, up bool) error {
 	if !up {
-		return b.cut(n)
+		return b.cut(n, which)
 	}
-	return ip("-n", SwitchNS, "link", "set", b.portName(n), "up")
+	ls, err := links(which)
+	if err != nil {
+		return err
+	}
+	for _, l := range ls {
+		if err := ip("-n", SwitchNS, "link", "set", b.port(n, l), "up"); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Shutdown stops node n cleanly: pacemaker (which stops or moves its resources), then
@@ -586,6 +617,16 @@ func (b *Bed) corosyncConf() string {
     token: %d
     crypto_cipher: none
     crypto_hash: none
+    # two knet links, one at a time (passive): the ring (link 0) while it is up, else the LAN
+    link_mode: passive
+    interface {
+        linknumber: 0
+        knet_link_priority: 20
+    }
+    interface {
+        linknumber: 1
+        knet_link_priority: 10
+    }
 }
 logging {
     to_stderr: no
@@ -604,8 +645,10 @@ quorum {
 		sb.WriteString("    two_node: 1\n")
 	}
 	sb.WriteString("}\nnodelist {\n")
+	// link 0 on the ring, link 1 on the LAN
 	for _, n := range b.st.Nodes {
-		fmt.Fprintf(&sb, "    node {\n        name: %s\n        nodeid: %d\n        ring0_addr: %s\n    }\n", n, nodeIndex(n), NodeIP(n))
+		fmt.Fprintf(&sb, "    node {\n        name: %s\n        nodeid: %d\n        ring0_addr: %s\n        ring1_addr: %s\n    }\n",
+			n, nodeIndex(n), RingIP(n), NodeIP(n))
 	}
 	sb.WriteString("}\n")
 	return sb.String()
