@@ -74,10 +74,12 @@ func (b *Bed) nsPrepare(n string) error {
 			return err
 		}
 	}
+	// fencing from the first start: the bed's power switch (fence.go)
+	env := fmt.Sprintf("DC_DEADTIME=2s\nSTONITH=true\nFENCE_DEVICE=%s\nFENCE_HOSTS=%q\n", FenceDevice, strings.Join(b.st.Nodes, " "))
 	files := map[string]string{
 		"usr/local/sbin/gtb-init":    mustNode("node/init.sh"),
 		"usr/local/sbin/systemctl":   mustNode("node/systemctl"),
-		"etc/gtb/node.env":           "DC_DEADTIME=2s\n",
+		"etc/gtb/node.env":           env,
 		"etc/corosync/corosync.conf": b.corosyncConf(),
 		"etc/hostname":               n + "\n",
 	}
@@ -95,6 +97,13 @@ func (b *Bed) nsPrepare(n string) error {
 		}
 	}
 	if err := os.WriteFile(filepath.Join(d, "outer.sh"), []byte(mustNode("node/outer.sh")), 0o755); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Join(up, "usr/sbin"), 0o755); err != nil {
+		return err
+	}
+	if _, err := run(30*time.Second, "install", "-m", "0755", filepath.Join(b.st.DataDir, "fence_testbed"),
+		filepath.Join(up, "usr/sbin/fence_testbed")); err != nil {
 		return err
 	}
 	if b.st.Agents != "" {
@@ -132,6 +141,7 @@ func (b *Bed) nsStart(n string) error {
 		argv = append(argv, b.st.Loop)
 	}
 	cmd := exec.Command("nsenter", argv...)
+	cmd.Env = append(os.Environ(), "GTB_FENCE_DIR="+b.fenceDir())
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
@@ -305,8 +315,10 @@ func (b *Bed) SaveLogs(dir string) error {
 			}
 		}
 	}
-	if data, err := os.ReadFile(filepath.Join(b.st.DataDir, "qnetd.log")); err == nil {
-		_ = os.WriteFile(filepath.Join(dir, "qnetd.log"), data, 0o644)
+	for _, f := range []string{"qnetd.log", "fence.log", "fence-server.out"} {
+		if data, err := os.ReadFile(filepath.Join(b.st.DataDir, f)); err == nil {
+			_ = os.WriteFile(filepath.Join(dir, f), data, 0o644)
+		}
 	}
 	return nil
 }

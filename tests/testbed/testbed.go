@@ -115,10 +115,12 @@ type State struct {
 	Agents   string          `json:"agents,omitempty"`
 	Asterisk bool            `json:"asterisk,omitempty"`
 	QNetd    *Proc           `json:"qnetd,omitempty"`
+	Fencer   *Proc           `json:"fencer,omitempty"` // ns: fence_testbed serve, the power switch
 }
 
 // Bed is a test bed, up or down.
 type Bed struct {
+	stTime     time.Time // modification time of the state file last read or written
 	fault      time.Time
 	poweredOff map[string]bool // by PowerOff or Shutdown, until Boot
 	cfg        Config
@@ -168,7 +170,31 @@ func (b *Bed) save() error {
 	if err := os.WriteFile(tmp, data, 0o644); err != nil {
 		return err
 	}
-	return os.Rename(tmp, b.statePath())
+	if err := os.Rename(tmp, b.statePath()); err != nil {
+		return err
+	}
+	if fi, err := os.Stat(b.statePath()); err == nil {
+		b.stTime = fi.ModTime()
+	}
+	return nil
+}
+
+// refresh reads the state again when another process (the power switch, which boots a
+// fenced node) has written it since.
+func (b *Bed) refresh() {
+	fi, err := os.Stat(b.statePath())
+	if err != nil || fi.ModTime().Equal(b.stTime) || b.st.Mode == "" {
+		return
+	}
+	data, err := os.ReadFile(b.statePath())
+	if err != nil {
+		return
+	}
+	var st State
+	if json.Unmarshal(data, &st) != nil || st.Mode != b.st.Mode {
+		return
+	}
+	b.st, b.stTime = st, fi.ModTime()
 }
 
 // State returns a copy of the current state.
@@ -338,6 +364,11 @@ func (b *Bed) Up() error {
 	if err := b.netUp(); err != nil {
 		return err
 	}
+	if b.st.Mode == "ns" {
+		if err := b.startFencer(); err != nil {
+			return err
+		}
+	}
 	if b.cfg.QDevice {
 		if err := b.startQNetd(); err != nil {
 			return err
@@ -371,6 +402,8 @@ func (b *Bed) Down() error {
 		b.netDown()
 		return b.Leftovers()
 	}
+	b.refresh()
+	b.stopFencer() // first: it must not boot a node while the bed goes down
 	fast := true
 	for _, n := range b.st.Nodes {
 		if b.st.Mode == "vm" {
@@ -440,6 +473,9 @@ func (b *Bed) Leftovers() error {
 	if p := b.st.QNetd; p != nil && p.Alive() {
 		left = append(left, fmt.Sprintf("qnetd process %d", p.PID))
 	}
+	if p := b.st.Fencer; p != nil && p.Alive() {
+		left = append(left, fmt.Sprintf("fence_testbed serve process %d", p.PID))
+	}
 	if len(left) > 0 {
 		return fmt.Errorf("test bed leftovers: %s", strings.Join(left, "; "))
 	}
@@ -448,6 +484,7 @@ func (b *Bed) Leftovers() error {
 
 // Running reports whether node n is powered on.
 func (b *Bed) Running(n string) bool {
+	b.refresh()
 	if b.st.Mode == "vm" {
 		return b.st.Outer[n].Alive()
 	}
