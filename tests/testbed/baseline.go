@@ -313,8 +313,12 @@ func (b *Bed) WaitSettled(n string, timeout time.Duration) error {
 	return nil
 }
 
-// CrmLoad loads a crm shell configuration (update) on node n.
+// CrmLoad loads a crm shell configuration (update) on node n. In ns mode the examples'
+// fence-sbd device gives way to the bed's fence-bed (WithBedFencing).
 func (b *Bed) CrmLoad(n, config string) error {
+	if b.st.Mode == "ns" && b.st.Fencer != nil {
+		config = WithBedFencing(config)
+	}
 	out, err := b.Exec(n, 120*time.Second, []byte(config), "/bin/bash", "-c",
 		"cat > /tmp/gtb.crm && crm -F configure load update /tmp/gtb.crm")
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"sort"
 	"strings"
@@ -372,3 +373,51 @@ func (s *fenceServer) handle(c net.Conn) {
 		reply("ERR unknown action %q", action)
 	}
 }
+
+// sbdDevice is the fence device of the crm examples (fence_sbd on a shared disk), which ns
+// nodes cannot run: the bed's own device replaces it there.
+const sbdDevice = "fence-sbd"
+
+// WithBedFencing returns a crm configuration for an ns-mode bed: the statements that define
+// or refer to the examples' fence-sbd device (its primitive, its constraints) are dropped, and
+// so is a stonith-watchdog-timeout (there is no sbd in a namespace node), since the bed's
+// fence-bed device is configured already. A configuration without them is returned as is.
+func WithBedFencing(crm string) string {
+	var out []string
+	lines := strings.Split(crm, "\n")
+	for i := 0; i < len(lines); i++ {
+		// a statement and its continuation lines (ending in a backslash)
+		j := i
+		for j < len(lines)-1 && strings.HasSuffix(strings.TrimRight(lines[j], " \t"), `\`) {
+			j++
+		}
+		stmt := lines[i : j+1]
+		i = j
+		words := strings.Fields(strings.NewReplacer(`\`, " ", ":", " ", "=", " ", `"`, " ", "(", " ", ")", " ").Replace(strings.Join(stmt, " ")))
+		if len(words) > 0 && !strings.HasPrefix(words[0], "#") && contains(words, sbdDevice) {
+			continue
+		}
+		var kept []string
+		for _, l := range stmt {
+			if strings.Contains(l, "stonith-watchdog-timeout") {
+				l = stonithWatchdog.ReplaceAllString(l, "")
+				if strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(l), `\`)) == "" {
+					continue
+				}
+			}
+			kept = append(kept, l)
+		}
+		// a property statement left with no value
+		if len(kept) > 0 && len(kept) < len(stmt) {
+			last := strings.TrimRight(kept[len(kept)-1], " \t")
+			kept[len(kept)-1] = strings.TrimSuffix(last, `\`)
+			if f := strings.Fields(strings.Join(kept, " ")); len(f) <= 2 && len(f) > 0 && f[0] == "property" {
+				continue
+			}
+		}
+		out = append(out, kept...)
+	}
+	return strings.Join(out, "\n")
+}
+
+var stonithWatchdog = regexp.MustCompile(`\s*stonith-watchdog-timeout=("[^"]*"|\S+)`)

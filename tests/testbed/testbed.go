@@ -35,10 +35,10 @@ const (
 
 // Names of what the bed creates.
 const (
-	SwitchNS = "gtb-sw"     // network namespace holding the bridge (nothing is added to the host's)
-	ClientNS = "gtb-client" // observer namespace on the bridge
-	Bridge     = "gtbbr0" // the LAN
-	RingBridge = "gtbbr1" // the ring
+	SwitchNS   = "gtb-sw"     // network namespace holding the bridge (nothing is added to the host's)
+	ClientNS   = "gtb-client" // observer namespace on the bridge
+	Bridge     = "gtbbr0"     // the LAN
+	RingBridge = "gtbbr1"     // the ring
 )
 
 // Defaults for Config.
