@@ -39,8 +39,8 @@ type SeedTest struct {
 	// fault to the victim's power-off and to the fencer's confirmation.
 	Fencing                  string
 	FenceOff, FenceConfirmed time.Duration
-	Skipped   string // why a test does not run in this mode
-	Err       error
+	Skipped                  string // why a test does not run in this mode
+	Err                      error
 }
 
 // SeedTests is table IV.
