@@ -123,8 +123,12 @@ func (r *BaselineResult) Markdown(command string) string {
 	var sb strings.Builder
 	var vips, sips []time.Duration
 	fmt.Fprintf(&sb, "\n### %s mode: %s\n\n", r.Mode, r.Stack)
-	fmt.Fprintf(&sb, "%s, %d nodes, corosync token %d ms, accel %s, %d cores; cluster up in %.1f s.\n",
-		time.Now().UTC().Format("2006-01-02 15:04 UTC"), r.Nodes, r.TokenMS, r.Accel, runtime.NumCPU(), r.UpTime.Seconds())
+	fencing := "no fencing"
+	if r.Mode == "ns" {
+		fencing = "fencing by the bed's power switch (fence_testbed; a powered-off node is confirmed off at once)"
+	}
+	fmt.Fprintf(&sb, "%s, %d nodes, corosync token %d ms, %s, accel %s, %d cores; cluster up in %.1f s.\n",
+		time.Now().UTC().Format("2006-01-02 15:04 UTC"), r.Nodes, r.TokenMS, fencing, r.Accel, runtime.NumCPU(), r.UpTime.Seconds())
 	fmt.Fprintf(&sb, "Command: `%s` (as root).\n\n", command)
 	var dets, avs, ass []time.Duration
 	sb.WriteString("| run | active node powered off | corosync membership without it (s) | VIP answers ping (s) | SIP OPTIONS answered on VIP (s) | VIP after membership (s) | SIP after membership (s) |\n|---|---|---|---|---|---|---|\n")
