@@ -76,7 +76,7 @@ func buildFenceAgent(dst string) error {
 	}
 	goBin, err := exec.LookPath("go")
 	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+		goBin = "/usr/local/go/bin/go" // where this project's hosts have it (README)
 	}
 	cmd := exec.Command(goBin, "build", "-trimpath", "-o", dst, "./tests/testbed/cmd/fence_testbed")
 	cmd.Dir = root
