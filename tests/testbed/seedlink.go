@@ -80,6 +80,13 @@ func (p *SeedPlan) runLink(t *SeedTest) error {
 	}
 	other := p.other(active)
 	t.From, t.Faulted = active, active
+	var sbBefore map[string]kernelLog
+	if p.drbd {
+		if err := p.waitSynced(active); err != nil {
+			return err
+		}
+		sbBefore = p.kernelLogs()
+	}
 	if err := p.witness(active, "before-"+t.ID); err != nil {
 		return err
 	}
@@ -179,6 +186,12 @@ func (p *SeedPlan) runLink(t *SeedTest) error {
 	if err := b.WaitOnline(p.timeout, b.st.Nodes...); err != nil {
 		return err
 	}
+	if p.drbd {
+		// with the ring back DRBD reconnects and resyncs what was written meanwhile
+		if err := p.waitSynced(to); err != nil {
+			return err
+		}
+	}
 	if err := b.WaitSettled(to, p.timeout); err != nil {
 		return err
 	}
@@ -223,6 +236,15 @@ func (p *SeedPlan) runLink(t *SeedTest) error {
 	}
 	t.Witnesses = len(p.witnesses)
 	t.DRBD = "no DRBD (shared disk)"
+	if p.drbd {
+		if sb := p.splitBrainsSince(sbBefore); sb > 0 {
+			return fmt.Errorf("DRBD reported split brain %d time(s)", sb)
+		}
+		t.DRBD = "no split brain; UpToDate/UpToDate"
+		if t.Kind == "cable-ring" {
+			t.DRBD = "replication cut with the ring, resynced on reconnect; no split brain; UpToDate/UpToDate"
+		}
+	}
 	return nil
 }
 
