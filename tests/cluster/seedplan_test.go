@@ -34,7 +34,7 @@ func seedPlan(t *testing.T, env string, cfg testbed.Config, example string) {
 		// the second power loss run in ns mode (TestSeedPlanNS) and in the
 		// full plan (GOCF_SEEDPLAN_FULL=1, or testbed seedplan --mode vm).
 		why := "in ns mode; in vm mode with GOCF_SEEDPLAN_FULL=1"
-		p.Skip = map[string]string{"2.3a": why, "2.3c": why, "2.4": why, "2.5": why, "2.7": why}
+		p.Skip = map[string]string{"2.3c": why, "2.4": why, "2.5": why, "2.7": why}
 	}
 	if only := os.Getenv("GOCF_SEEDPLAN_TESTS"); only != "" {
 		// a shorter plan: only the tests named (e.g. 2.3a,2.3c)

@@ -154,6 +154,13 @@ func (p *SeedPlan) Run() []SeedTest {
 			done = append(done, t)
 			continue
 		}
+		if p.drbd && t.Kind == "cable-lan" {
+			// measured: the group stayed on the cut-off VM, vip's monitor kept succeeding
+			t.Skipped = "vm mode: a cable pulled at the tap does not take the guest's carrier, so vip's link check " +
+				"cannot see it (needs qemu's set_link over QMP)"
+			done = append(done, t)
+			continue
+		}
 		if why, ok := p.Skip[t.ID]; ok {
 			t.Skipped = why
 			done = append(done, t)
