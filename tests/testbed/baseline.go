@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// DRBDResource is the DRBD 8.4 resource r0 on the VMs' second disk.
+// DRBDResource is the DRBD 8.4 resource r0 on the VMs' second disk, replicating over the ring.
 func DRBDResource(nodes []string) string {
 	var sb strings.Builder
 	sb.WriteString("resource r0 {\n  protocol C;\n  device /dev/drbd0;\n  disk /dev/vdb;\n  meta-disk internal;\n")
@@ -19,7 +19,7 @@ func DRBDResource(nodes []string) string {
 	// start a new data generation; on reconnect the one that is no longer Primary gives way.
 	sb.WriteString("  net { after-sb-0pri discard-zero-changes; after-sb-1pri discard-secondary; after-sb-2pri disconnect; }\n")
 	for _, n := range nodes {
-		fmt.Fprintf(&sb, "  on %s { address %s:7789; }\n", n, NodeIP(n))
+		fmt.Fprintf(&sb, "  on %s { address %s:7789; }\n", n, RingIP(n))
 	}
 	sb.WriteString("}\n")
 	return sb.String()
@@ -123,8 +123,12 @@ func (r *BaselineResult) Markdown(command string) string {
 	var sb strings.Builder
 	var vips, sips []time.Duration
 	fmt.Fprintf(&sb, "\n### %s mode: %s\n\n", r.Mode, r.Stack)
-	fmt.Fprintf(&sb, "%s, %d nodes, corosync token %d ms, accel %s, %d cores; cluster up in %.1f s.\n",
-		time.Now().UTC().Format("2006-01-02 15:04 UTC"), r.Nodes, r.TokenMS, r.Accel, runtime.NumCPU(), r.UpTime.Seconds())
+	fencing := "no fencing"
+	if r.Mode == "ns" {
+		fencing = "fencing by the bed's power switch (fence_testbed; a powered-off node is confirmed off at once)"
+	}
+	fmt.Fprintf(&sb, "%s, %d nodes, corosync token %d ms, %s, accel %s, %d cores; cluster up in %.1f s.\n",
+		time.Now().UTC().Format("2006-01-02 15:04 UTC"), r.Nodes, r.TokenMS, fencing, r.Accel, runtime.NumCPU(), r.UpTime.Seconds())
 	fmt.Fprintf(&sb, "Command: `%s` (as root).\n\n", command)
 	var dets, avs, ass []time.Duration
 	sb.WriteString("| run | active node powered off | corosync membership without it (s) | VIP answers ping (s) | SIP OPTIONS answered on VIP (s) | VIP after membership (s) | SIP after membership (s) |\n|---|---|---|---|---|---|---|\n")
@@ -313,8 +317,12 @@ func (b *Bed) WaitSettled(n string, timeout time.Duration) error {
 	return nil
 }
 
-// CrmLoad loads a crm shell configuration (update) on node n.
+// CrmLoad loads a crm shell configuration (update) on node n. In ns mode the examples'
+// fence-sbd device gives way to the bed's fence-bed (WithBedFencing).
 func (b *Bed) CrmLoad(n, config string) error {
+	if b.st.Mode == "ns" && b.st.Fencer != nil {
+		config = WithBedFencing(config)
+	}
 	out, err := b.Exec(n, 120*time.Second, []byte(config), "/bin/bash", "-c",
 		"cat > /tmp/gtb.crm && crm -F configure load update /tmp/gtb.crm")
 	if err != nil {

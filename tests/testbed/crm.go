@@ -205,7 +205,14 @@ func (b *Bed) Status() string {
 		if b.st.Mode == "vm" {
 			pid = b.st.Outer[n].PID
 		}
-		fmt.Fprintf(&sb, "  %-3s %-15s %-8s pid %d\n", n, NodeIP(n), state, pid)
+		fmt.Fprintf(&sb, "  %-3s %-15s %-15s %-8s pid %d\n", n, NodeIP(n), RingIP(n), state, pid)
+	}
+	if p := b.st.Fencer; p != nil {
+		state := "dead"
+		if p.Alive() {
+			state = "running"
+		}
+		fmt.Fprintf(&sb, "  power switch (fence_testbed serve) pid %d %s; log %s\n", p.PID, state, b.FenceLogPath())
 	}
 	if v, err := b.AnyRunning(); err == nil {
 		out, _ := b.Exec(v, 30*time.Second, nil, "crm_mon", "-1", "-r")

@@ -74,10 +74,12 @@ func (b *Bed) nsPrepare(n string) error {
 			return err
 		}
 	}
+	// fencing from the first start: the bed's power switch (fence.go)
+	env := fmt.Sprintf("DC_DEADTIME=2s\nSTONITH=true\nFENCE_DEVICE=%s\nFENCE_HOSTS=%q\n", FenceDevice, strings.Join(b.st.Nodes, " "))
 	files := map[string]string{
 		"usr/local/sbin/gtb-init":    mustNode("node/init.sh"),
 		"usr/local/sbin/systemctl":   mustNode("node/systemctl"),
-		"etc/gtb/node.env":           "DC_DEADTIME=2s\n",
+		"etc/gtb/node.env":           env,
 		"etc/corosync/corosync.conf": b.corosyncConf(),
 		"etc/hostname":               n + "\n",
 	}
@@ -95,6 +97,13 @@ func (b *Bed) nsPrepare(n string) error {
 		}
 	}
 	if err := os.WriteFile(filepath.Join(d, "outer.sh"), []byte(mustNode("node/outer.sh")), 0o755); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Join(up, "usr/sbin"), 0o755); err != nil {
+		return err
+	}
+	if _, err := run(30*time.Second, "install", "-m", "0755", filepath.Join(b.st.DataDir, "fence_testbed"),
+		filepath.Join(up, "usr/sbin/fence_testbed")); err != nil {
 		return err
 	}
 	if b.st.Agents != "" {
@@ -132,6 +141,7 @@ func (b *Bed) nsStart(n string) error {
 		argv = append(argv, b.st.Loop)
 	}
 	cmd := exec.Command("nsenter", argv...)
+	cmd.Env = append(os.Environ(), "GTB_FENCE_DIR="+b.fenceDir())
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
@@ -190,6 +200,7 @@ func (b *Bed) nsStop(n string, fast bool) {
 		b.logf("node %s: processes %d/%d still alive", n, init.PID, outer.PID)
 	}
 	_ = ip("-n", nodeNS(n), "addr", "flush", "dev", NodeIface)
+	_ = ip("-n", nodeNS(n), "addr", "flush", "dev", RingIface)
 }
 
 func (b *Bed) nsPowerOff(n string) error {
@@ -197,7 +208,7 @@ func (b *Bed) nsPowerOff(n string) error {
 		return fmt.Errorf("node %s is not running", n)
 	}
 	// link down first (the NIC is gone at once), then all processes, then the kernel state
-	_ = b.cut(n)
+	_ = b.cut(n, LinkAll)
 	b.st.Init[n].Signal(int(syscall.SIGKILL))
 	b.unplugNode(n)
 	b.st.Outer[n].Signal(int(syscall.SIGKILL))
@@ -213,10 +224,12 @@ func (b *Bed) nsBoot(n string) error {
 			return err
 		}
 	} else {
-		// after a clean shutdown: fresh addresses, link up
-		_ = ip("-n", nodeNS(n), "addr", "flush", "dev", NodeIface)
-		_ = ip("-n", nodeNS(n), "addr", "add", NodeIP(n)+"/24", "dev", NodeIface)
-		_ = ip("-n", SwitchNS, "link", "set", b.portName(n), "up")
+		// after a clean shutdown: fresh addresses, links up
+		for _, l := range [][3]string{{NodeIface, NodeIP(n), LinkLAN}, {RingIface, RingIP(n), LinkRing}} {
+			_ = ip("-n", nodeNS(n), "addr", "flush", "dev", l[0])
+			_ = ip("-n", nodeNS(n), "addr", "add", l[1]+"/24", "dev", l[0])
+			_ = ip("-n", SwitchNS, "link", "set", b.port(n, l[2]), "up")
+		}
 	}
 	// the writable layer survives (a disk); /run and /tmp are fresh tmpfs
 	return b.nsStart(n)
@@ -302,8 +315,10 @@ func (b *Bed) SaveLogs(dir string) error {
 			}
 		}
 	}
-	if data, err := os.ReadFile(filepath.Join(b.st.DataDir, "qnetd.log")); err == nil {
-		_ = os.WriteFile(filepath.Join(dir, "qnetd.log"), data, 0o644)
+	for _, f := range []string{"qnetd.log", "fence.log", "fence-server.out"} {
+		if data, err := os.ReadFile(filepath.Join(b.st.DataDir, f)); err == nil {
+			_ = os.WriteFile(filepath.Join(dir, f), data, 0o644)
+		}
 	}
 	return nil
 }

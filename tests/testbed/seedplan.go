@@ -35,8 +35,12 @@ type SeedTest struct {
 	Rejoin    time.Duration
 	Witnesses int    // fsync'ed files written so far, all found intact
 	DRBD      string // what DRBD saw: split brain or not, how resolved
-	Skipped   string // why a test does not run in this mode
-	Err       error
+	// Fencing: what the bed's power switch did (ns mode); FenceOff and FenceConfirmed are the
+	// fault to the victim's power-off and to the fencer's confirmation.
+	Fencing                  string
+	FenceOff, FenceConfirmed time.Duration
+	Skipped                  string // why a test does not run in this mode
+	Err                      error
 }
 
 // SeedTests is table IV.
@@ -44,6 +48,9 @@ var SeedTests = []SeedTest{
 	{ID: "2.1", Kind: "switch", Title: "DRBD and cluster check: a file copied to /replica, roles switched by hand"},
 	{ID: "2.2", Kind: "cable", Title: "network cable pulled on the active server"},
 	{ID: "2.3", Kind: "cable", Title: "network cable pulled on the other server (active after 2.2)"},
+	{ID: "2.3a", Kind: "cable-lan", Title: "LAN cable pulled on the active server (ring up; migration-threshold=1 on pbx-vip)"},
+	{ID: "2.3b", Kind: "cable-all", Title: "both cables pulled on the active server (fenced)"},
+	{ID: "2.3c", Kind: "cable-ring", Title: "ring cable pulled on the active server (LAN up)"},
 	{ID: "2.4", Kind: "shutdown", Title: "clean shutdown of the active server"},
 	{ID: "2.5", Kind: "shutdown", Title: "clean shutdown of the other server (active after 2.4)"},
 	{ID: "2.6", Kind: "power", Title: "power loss of the active server"},
@@ -137,8 +144,20 @@ func (p *SeedPlan) Run() []SeedTest {
 	var done []SeedTest
 	for _, t := range SeedTests {
 		if !p.drbd && t.Kind == "cable" {
-			t.Skipped = "shared storage without fencing: a cut-off node keeps the file system mounted " +
-				"until it has stopped, so a cable pull is tested with DRBD (vm mode)"
+			t.Skipped = "the quorum device alone keeps a cut-off node off the data: tested with DRBD (vm mode); " +
+				"in ns mode, where the disk is shared, both cables pulled is 2.3b, with fencing"
+			done = append(done, t)
+			continue
+		}
+		if p.drbd && t.Kind == "cable-all" {
+			t.Skipped = "vm mode: no fence device in the VMs yet (SBD)"
+			done = append(done, t)
+			continue
+		}
+		if p.drbd && t.Kind == "cable-lan" {
+			// measured: the group stayed on the cut-off VM, vip's monitor kept succeeding
+			t.Skipped = "vm mode: a cable pulled at the tap does not take the guest's carrier, so vip's link check " +
+				"cannot see it (needs qemu's set_link over QMP)"
 			done = append(done, t)
 			continue
 		}
@@ -148,7 +167,11 @@ func (p *SeedPlan) Run() []SeedTest {
 			continue
 		}
 		p.b.logf("seed plan %s: %s", t.ID, t.Title)
-		t.Err = p.run(&t)
+		if t.linkTest() {
+			t.Err = p.runLink(&t)
+		} else {
+			t.Err = p.run(&t)
+		}
 		if t.Err != nil {
 			t.Err = fmt.Errorf("test %s (%s): %w", t.ID, t.Title, t.Err)
 		}
@@ -156,8 +179,8 @@ func (p *SeedPlan) Run() []SeedTest {
 		if t.Err != nil {
 			break
 		}
-		p.b.logf("seed plan %s: PBX %s -> %s, SIP answered again after %.2fs (outage %.2fs), rejoined in %.1fs; %s",
-			t.ID, t.From, t.To, t.Recovery.Seconds(), t.Outage.Seconds(), t.Rejoin.Seconds(), t.DRBD)
+		p.b.logf("seed plan %s: PBX %s -> %s, SIP answered again after %.2fs (outage %.2fs), rejoined in %.1fs; %s; %s",
+			t.ID, t.From, t.To, t.Recovery.Seconds(), t.Outage.Seconds(), t.Rejoin.Seconds(), t.DRBD, t.Fencing)
 	}
 	return done
 }
@@ -415,14 +438,14 @@ func (p *SeedPlan) run(t *SeedTest) error {
 func SeedMarkdown(mode string, tests []SeedTest, command string) string {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "\n### %s mode, %s\n\nCommand: `%s` (as root).\n\n", mode, time.Now().UTC().Format("2006-01-02 15:04 UTC"), command)
-	sb.WriteString("| test | fault | PBX moved | SIP answered again after (s) | SIP outage (s) | cut-off node stopped the PBX after (s) | faulted node back (and DRBD in sync) after (s) | fsync'ed files intact | DRBD |\n|---|---|---|---|---|---|---|---|---|\n")
+	sb.WriteString("| test | fault | PBX moved | SIP answered again after (s) | SIP outage (s) | cut-off node stopped the PBX after (s) | faulted node back (and DRBD in sync) after (s) | fsync'ed files intact | DRBD | fencing |\n|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, t := range tests {
 		if t.Skipped != "" {
-			fmt.Fprintf(&sb, "| %s | %s | not run: %s | | | | | | |\n", t.ID, t.Title, t.Skipped)
+			fmt.Fprintf(&sb, "| %s | %s | not run: %s | | | | | | | |\n", t.ID, t.Title, t.Skipped)
 			continue
 		}
 		if t.Err != nil {
-			fmt.Fprintf(&sb, "| %s | %s | **FAILED**: %v | | | | | | |\n", t.ID, t.Title, t.Err)
+			fmt.Fprintf(&sb, "| %s | %s | **FAILED**: %v | | | | | | | |\n", t.ID, t.Title, t.Err)
 			continue
 		}
 		stopped, rejoin := "–", "–"
@@ -432,9 +455,13 @@ func SeedMarkdown(mode string, tests []SeedTest, command string) string {
 		if t.Rejoin > 0 {
 			rejoin = fmt.Sprintf("%.1f", t.Rejoin.Seconds())
 		}
-		fmt.Fprintf(&sb, "| %s | %s (%s) | %s → %s | %.2f | %.2f | %s | %s | %d of %d | %s |\n",
+		fencing := t.Fencing
+		if fencing == "" {
+			fencing = "–"
+		}
+		fmt.Fprintf(&sb, "| %s | %s (%s) | %s → %s | %.2f | %.2f | %s | %s | %d of %d | %s | %s |\n",
 			t.ID, t.Title, t.Faulted, t.From, t.To, t.Recovery.Seconds(), t.Outage.Seconds(), stopped,
-			rejoin, t.Witnesses, t.Witnesses, t.DRBD)
+			rejoin, t.Witnesses, t.Witnesses, t.DRBD, fencing)
 	}
 	return sb.String()
 }

@@ -21,19 +21,24 @@ import (
 	"time"
 )
 
-// Addresses (RFC 5737 TEST-NET-2) used on the test bed's own bridge.
+// Addresses (RFC 5737 TEST-NET-2 on the LAN, TEST-NET-3 on the ring) used on the test bed's
+// own bridges.
 const (
 	Subnet    = "198.51.100.0/24"
 	ClientIP  = "198.51.100.2"
 	VIP       = "198.51.100.100"
-	NodeIface = "eth0" // the node's interface on the bridge, in both modes
+	NodeIface = "eth0" // the node's interface on the LAN bridge, in both modes
+	// The ring: a dedicated network between the nodes only (DRBD, corosync's first link).
+	RingSubnet = "203.0.113.0/24"
+	RingIface  = "eth1"
 )
 
 // Names of what the bed creates.
 const (
-	SwitchNS = "gtb-sw"     // network namespace holding the bridge (nothing is added to the host's)
-	ClientNS = "gtb-client" // observer namespace on the bridge
-	Bridge   = "gtbbr0"
+	SwitchNS   = "gtb-sw"     // network namespace holding the bridge (nothing is added to the host's)
+	ClientNS   = "gtb-client" // observer namespace on the bridge
+	Bridge     = "gtbbr0"     // the LAN
+	RingBridge = "gtbbr1"     // the ring
 )
 
 // Defaults for Config.
@@ -110,10 +115,12 @@ type State struct {
 	Agents   string          `json:"agents,omitempty"`
 	Asterisk bool            `json:"asterisk,omitempty"`
 	QNetd    *Proc           `json:"qnetd,omitempty"`
+	Fencer   *Proc           `json:"fencer,omitempty"` // ns: fence_testbed serve, the power switch
 }
 
 // Bed is a test bed, up or down.
 type Bed struct {
+	stTime     time.Time // modification time of the state file last read or written
 	fault      time.Time
 	poweredOff map[string]bool // by PowerOff or Shutdown, until Boot
 	cfg        Config
@@ -163,7 +170,31 @@ func (b *Bed) save() error {
 	if err := os.WriteFile(tmp, data, 0o644); err != nil {
 		return err
 	}
-	return os.Rename(tmp, b.statePath())
+	if err := os.Rename(tmp, b.statePath()); err != nil {
+		return err
+	}
+	if fi, err := os.Stat(b.statePath()); err == nil {
+		b.stTime = fi.ModTime()
+	}
+	return nil
+}
+
+// refresh reads the state again when another process (the power switch, which boots a
+// fenced node) has written it since.
+func (b *Bed) refresh() {
+	fi, err := os.Stat(b.statePath())
+	if err != nil || fi.ModTime().Equal(b.stTime) || b.st.Mode == "" {
+		return
+	}
+	data, err := os.ReadFile(b.statePath())
+	if err != nil {
+		return
+	}
+	var st State
+	if json.Unmarshal(data, &st) != nil || st.Mode != b.st.Mode {
+		return
+	}
+	b.st, b.stTime = st, fi.ModTime()
 }
 
 // State returns a copy of the current state.
@@ -197,6 +228,10 @@ func nodeIndex(n string) int { i, _ := strconv.Atoi(strings.TrimPrefix(n, "n"));
 
 // NodeIP is the node's fixed address on the bridge.
 func NodeIP(n string) string { return fmt.Sprintf("198.51.100.%d", 10+nodeIndex(n)) }
+
+// RingIP is the node's fixed address on the ring (203.0.113.11-13: .9 and .10 appear in unit
+// tests and docs).
+func RingIP(n string) string { return fmt.Sprintf("203.0.113.%d", 10+nodeIndex(n)) }
 
 func nodeNS(n string) string { return "gtb-" + n }
 
@@ -329,6 +364,11 @@ func (b *Bed) Up() error {
 	if err := b.netUp(); err != nil {
 		return err
 	}
+	if b.st.Mode == "ns" {
+		if err := b.startFencer(); err != nil {
+			return err
+		}
+	}
 	if b.cfg.QDevice {
 		if err := b.startQNetd(); err != nil {
 			return err
@@ -362,6 +402,8 @@ func (b *Bed) Down() error {
 		b.netDown()
 		return b.Leftovers()
 	}
+	b.refresh()
+	b.stopFencer() // first: it must not boot a node while the bed goes down
 	fast := true
 	for _, n := range b.st.Nodes {
 		if b.st.Mode == "vm" {
@@ -431,6 +473,9 @@ func (b *Bed) Leftovers() error {
 	if p := b.st.QNetd; p != nil && p.Alive() {
 		left = append(left, fmt.Sprintf("qnetd process %d", p.PID))
 	}
+	if p := b.st.Fencer; p != nil && p.Alive() {
+		left = append(left, fmt.Sprintf("fence_testbed serve process %d", p.PID))
+	}
 	if len(left) > 0 {
 		return fmt.Errorf("test bed leftovers: %s", strings.Join(left, "; "))
 	}
@@ -439,6 +484,7 @@ func (b *Bed) Leftovers() error {
 
 // Running reports whether node n is powered on.
 func (b *Bed) Running(n string) bool {
+	b.refresh()
 	if b.st.Mode == "vm" {
 		return b.st.Outer[n].Alive()
 	}
@@ -517,19 +563,41 @@ func (b *Bed) consoleTail(n string, lines int) string {
 // measurement starts from).
 func (b *Bed) LastFault() time.Time { return b.fault }
 
-// cut takes the node's port at the bridge down and records the time.
-func (b *Bed) cut(n string) error {
-	err := ip("-n", SwitchNS, "link", "set", b.portName(n), "down")
+// cut takes the node's ports (LinkLAN, LinkRing or LinkAll) at the bridges down and records
+// the time.
+func (b *Bed) cut(n, which string) error {
+	ls, err := links(which)
+	if err != nil {
+		return err
+	}
+	for _, l := range ls {
+		if e := ip("-n", SwitchNS, "link", "set", b.port(n, l), "down"); e != nil && err == nil {
+			err = e
+		}
+	}
 	b.fault = time.Now()
 	return err
 }
 
-// Cable pulls (up=false) or plugs (up=true) the node's cable at the bridge.
-func (b *Bed) Cable(n string, up bool) error {
+// Cable pulls (up=false) or plugs (up=true) both of the node's cables at the bridges.
+func (b *Bed) Cable(n string, up bool) error { return b.CableLink(n, LinkAll, up) }
+
+// CableLink pulls (up=false) or plugs (up=true) one of the node's cables: LinkLAN (eth0),
+// LinkRing (eth1) or LinkAll.
+func (b *Bed) CableLink(n, which string, up bool) error {
 	if !up {
-		return b.cut(n)
+		return b.cut(n, which)
 	}
-	return ip("-n", SwitchNS, "link", "set", b.portName(n), "up")
+	ls, err := links(which)
+	if err != nil {
+		return err
+	}
+	for _, l := range ls {
+		if err := ip("-n", SwitchNS, "link", "set", b.port(n, l), "up"); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Shutdown stops node n cleanly: pacemaker (which stops or moves its resources), then
@@ -586,6 +654,16 @@ func (b *Bed) corosyncConf() string {
     token: %d
     crypto_cipher: none
     crypto_hash: none
+    # two knet links, one at a time (passive): the ring (link 0) while it is up, else the LAN
+    link_mode: passive
+    interface {
+        linknumber: 0
+        knet_link_priority: 20
+    }
+    interface {
+        linknumber: 1
+        knet_link_priority: 10
+    }
 }
 logging {
     to_stderr: no
@@ -604,8 +682,10 @@ quorum {
 		sb.WriteString("    two_node: 1\n")
 	}
 	sb.WriteString("}\nnodelist {\n")
+	// link 0 on the ring, link 1 on the LAN
 	for _, n := range b.st.Nodes {
-		fmt.Fprintf(&sb, "    node {\n        name: %s\n        nodeid: %d\n        ring0_addr: %s\n    }\n", n, nodeIndex(n), NodeIP(n))
+		fmt.Fprintf(&sb, "    node {\n        name: %s\n        nodeid: %d\n        ring0_addr: %s\n        ring1_addr: %s\n    }\n",
+			n, nodeIndex(n), RingIP(n), NodeIP(n))
 	}
 	sb.WriteString("}\n")
 	return sb.String()

@@ -121,6 +121,7 @@ func (b *Bed) vmStart(n string) error {
 		accel = []string{"-accel", "tcg,tb-size=512", "-cpu", "max"}
 	}
 	mac := fmt.Sprintf("52:54:00:67:74:%02x", nodeIndex(n))
+	ringMAC := fmt.Sprintf("52:54:00:67:75:%02x", nodeIndex(n))
 	argv := []string{"--net=/run/netns/" + SwitchNS, "nice", "-n", "10", "qemu-system-x86_64",
 		"-name", "gtb-" + n, "-machine", "q35", "-nodefaults", "-vga", "none"}
 	argv = append(argv, accel...)
@@ -131,6 +132,8 @@ func (b *Bed) vmStart(n string) error {
 		"-drive", "file="+filepath.Join(d, "drbd.raw")+",if=virtio,format=raw,cache=writeback",
 		"-netdev", "tap,id=n0,ifname="+b.portName(n)+",script=no,downscript=no",
 		"-device", "virtio-net-pci,netdev=n0,mac="+mac,
+		"-netdev", "tap,id=n1,ifname="+b.port(n, LinkRing)+",script=no,downscript=no",
+		"-device", "virtio-net-pci,netdev=n1,mac="+ringMAC,
 		"-virtfs", "local,path="+s+",mount_tag=gtb,security_model=none,id=gtb",
 		"-display", "none", "-serial", "file:"+filepath.Join(d, "console.log"),
 		"-monitor", "none", "-no-reboot")
@@ -168,7 +171,11 @@ func (b *Bed) vmWaitReady(n string, timeout time.Duration) error {
 
 // vmClusterStart installs the cluster configuration and starts corosync and pacemaker (systemd).
 func (b *Bed) vmClusterStart(n string) error {
+	// eth1, the ring (the image's gtb-agent configures eth0 only; the second NIC comes up here)
 	script := `set -e
+for _ in $(seq 100); do [ -e /sys/class/net/` + RingIface + ` ] && break; sleep 0.1; done
+ip link set ` + RingIface + ` up
+ip addr replace ` + RingIP(n) + `/24 dev ` + RingIface + `
 install -m 644 /gtb/corosync.conf /etc/corosync/corosync.conf
 # (not when /etc/asterisk has moved to the replicated file system)
 if [ -f /gtb/asterisk-pjsip.conf ] && [ ! -L /etc/asterisk ]; then
@@ -253,7 +260,7 @@ func (b *Bed) vmPowerOff(n string) error {
 	if !b.Running(n) {
 		return fmt.Errorf("node %s is not running", n)
 	}
-	_ = b.cut(n)
+	_ = b.cut(n, LinkAll)
 	b.vmKill(n)
 	b.unplugNode(n)
 	return nil
@@ -277,6 +284,7 @@ func (b *Bed) vmShutdown(n string) error {
 
 func (b *Bed) vmBoot(n string) error {
 	if _, err := run(5*time.Second, "ip", "-n", SwitchNS, "link", "show", b.portName(n)); err != nil {
+		b.unplugNode(n)
 		if err := b.plugNode(n); err != nil {
 			return err
 		}

@@ -1,6 +1,7 @@
 #!/bin/bash
-# Init (PID 1) of a ns-mode node inside the image rootfs: seeds the CIB, starts corosync and
-# pacemakerd; SIGTERM stops pacemaker, then corosync (clean shutdown), each wait bounded.
+# Init (PID 1) of a ns-mode node inside the image rootfs: seeds the CIB (fencing on, with the
+# bed's power switch as device fence-bed), starts corosync and pacemakerd; SIGTERM stops
+# pacemaker, then corosync (clean shutdown), each wait bounded.
 N=$1
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C.UTF-8
 . /etc/gtb/node.env
@@ -12,10 +13,18 @@ chown -R hacluster:haclient /var/lib/pacemaker /var/log/pacemaker
 [ -d /etc/asterisk ] && chown -R asterisk:asterisk /etc/asterisk
 [ -d /usr/lib/ocf/resource.d/gocf ] && chmod -R a+rX /usr/lib/ocf/resource.d/gocf
 C=/var/lib/pacemaker/cib/cib.xml
+FIRST=
 if [ ! -f $C ]; then
+  FIRST=1
   cibadmin --empty > $C
-  CIB_file=$C crm_attribute -t crm_config -n stonith-enabled -v false
+  CIB_file=$C crm_attribute -t crm_config -n stonith-enabled -v "${STONITH:-false}"
   CIB_file=$C crm_attribute -t crm_config -n dc-deadtime -v "${DC_DEADTIME:-2s}"
+  if [ -n "${FENCE_DEVICE:-}" ]; then
+    D=$FENCE_DEVICE
+    CIB_file=$C cibadmin -C -o resources -X "<primitive id=\"$D\" class=\"stonith\" type=\"fence_testbed\">
+  <instance_attributes id=\"$D-ia\"><nvpair id=\"$D-hosts\" name=\"pcmk_host_list\" value=\"$FENCE_HOSTS\"/></instance_attributes>
+  <operations><op id=\"$D-monitor\" name=\"monitor\" interval=\"60s\" timeout=\"20s\"/></operations></primitive>"
+  fi
   chown hacluster:haclient $C; chmod 600 $C
 fi
 stop_all() {
@@ -36,6 +45,17 @@ corosync -f > /var/log/corosync/stdout.log 2>&1 &
 CS=$!
 for _ in $(seq 100); do corosync-cmapctl -g totem.cluster_name >/dev/null 2>&1 && break; sleep 0.1; done
 log "corosync pid $CS"
+: > /run/gtb-started
+if [ -n "$FIRST" ]; then
+  # first start of the bed: wait (bounded) until every node is in the membership, so that no
+  # node is fenced for not being seen yet (the nodes start one after the other)
+  want=$(grep -c ring0_addr /etc/corosync/corosync.conf)
+  for _ in $(seq 300); do
+    [ "$(corosync-cmapctl runtime.members 2>/dev/null | grep -c 'status (str) = joined')" -ge "$want" ] && break
+    sleep 0.1
+  done
+  log "members: $(corosync-cmapctl runtime.members 2>/dev/null | grep -c 'status (str) = joined') of $want"
+fi
 QD=
 if grep -q 'model: *net' /etc/corosync/corosync.conf; then
   corosync-qdevice -f > /var/log/corosync/qdevice.log 2>&1 &
@@ -45,5 +65,4 @@ fi
 PCMK_logfile=/var/log/pacemaker/pacemaker.log pacemakerd > /var/log/pacemaker/stdout.log 2>&1 &
 PCMK=$!
 log "pacemakerd pid $PCMK"
-: > /run/gtb-started
 while :; do sleep 3600 & wait $!; done

@@ -24,6 +24,10 @@ ln -s /proc/self/fd "$M/dev/fd"; ln -s /proc/self/fd/0 "$M/dev/stdin"
 ln -s /proc/self/fd/1 "$M/dev/stdout"; ln -s /proc/self/fd/2 "$M/dev/stderr"
 mount -t tmpfs -o mode=755,nosuid,nodev "gtbrun-$N" "$M/run"
 mount -t tmpfs -o mode=1777,nosuid,nodev "gtbtmp-$N" "$M/tmp"
+if [ -n "${GTB_FENCE_DIR:-}" ]; then  # the bed's power switch (fence_testbed's socket)
+  mkdir -p "$M/run/gtb-fence"; mount --bind "$GTB_FENCE_DIR" "$M/run/gtb-fence"
+fi
+unset GTB_FENCE_DIR
 hostname "$N"
 cd "$M"; mkdir -p .oldroot; pivot_root . .oldroot; cd /
 umount -l /.oldroot; rmdir /.oldroot

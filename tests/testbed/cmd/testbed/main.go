@@ -4,7 +4,7 @@
 //	testbed [global flags] up [--mode ns|vm] [--nodes N] [--agents DIR] [--token MS] [--asterisk] [--shared-disk]
 //	testbed [global flags] down | status
 //	testbed [global flags] exec NODE CMD... | crm NODE ARGS...
-//	testbed [global flags] power-off NODE | cable NODE down|up | shutdown NODE | boot NODE
+//	testbed [global flags] power-off NODE | cable NODE [lan|ring|all] down|up | shutdown NODE | boot NODE
 //	testbed [global flags] baseline [--mode ns|vm] [--runs N] [--out FILE]
 package main
 
@@ -32,7 +32,9 @@ commands:
   exec NODE CMD...              run a command on a node
   crm NODE ARGS...              run crmsh on a node
   power-off NODE                power loss: link down, every process and kernel state gone
-  cable NODE down|up            pull / plug the node's cable at the bridge
+  cable NODE [lan|ring|all] down|up
+                                pull / plug the node's LAN (eth0), ring (eth1) or both
+                                cables at the bridges (default all)
   shutdown NODE                 clean stop: pacemaker, then corosync, then the node
   boot NODE                     power on again and wait until online
   failover [--mode ns|vm] [--runs N] [--out FILE]
@@ -278,10 +280,17 @@ func runCmd(cfg testbed.Config, cmd string, args []string) error {
 		if err != nil {
 			return err
 		}
-		if len(args) != 2 || (args[1] != "up" && args[1] != "down") {
-			return errors.New("usage: cable NODE down|up")
+		which, state := testbed.LinkAll, ""
+		switch len(args) {
+		case 2:
+			state = args[1]
+		case 3:
+			which, state = args[1], args[2]
 		}
-		return b.Cable(n, args[1] == "up")
+		if state != "up" && state != "down" || (which != testbed.LinkAll && which != testbed.LinkLAN && which != testbed.LinkRing) {
+			return errors.New("usage: cable NODE [lan|ring|all] down|up")
+		}
+		return b.CableLink(n, which, state == "up")
 	}
 	usage()
 	return nil
