@@ -579,3 +579,30 @@ func TestVipProbeDoesNotGuessNotRunning(t *testing.T) {
 	a.Expect(t, 1, "monitor")
 	l.agent(map[string]string{"ip": "198.51.100.65", "cidr_netmask": "32"}).Expect(t, 7, "monitor")
 }
+
+// TestVipStartRefusesDeadLink: with check_link_status, start on a link
+// without carrier (the cable pulled) fails and leaves nothing, as the
+// monitor would fail at once; Pacemaker then moves the address instead of
+// restarting it on the cut-off node again and again.
+func TestVipStartRefusesDeadLink(t *testing.T) {
+	l := newVipLab(t)
+	params := map[string]string{"ip": "198.51.100.81", "nic": l.link.Here, "cidr_netmask": "24", "arp_count": "0"}
+	a := l.agent(params)
+	l.peer.IP(t, "link", "set", l.link.There, "down")
+	r := a.Expect(t, 1, "start")
+	if len(r.ExitReasons()) != 1 || !strings.Contains(r.ExitReasons()[0], "no carrier") {
+		t.Errorf("start on a dead link should say so: %q", r.ExitReasons())
+	}
+	if got := l.addrs(t, "198.51.100.81"); len(got) != 0 {
+		t.Errorf("failed start left %q", got)
+	}
+	a.Expect(t, 0, "stop")
+	params["check_link_status"] = "false"
+	a.Expect(t, 0, "start")
+	a.Expect(t, 0, "stop")
+	params["check_link_status"] = "true"
+	l.peer.IP(t, "link", "set", l.link.There, "up")
+	a.Expect(t, 0, "start")
+	a.Expect(t, 0, "monitor", "OCF_RESKEY_CRM_meta_interval=10000")
+	a.Expect(t, 0, "stop")
+}

@@ -65,6 +65,8 @@ type Link struct {
 	// Up: administratively up and operationally not down (carrier
 	// present, lower layer up).
 	Up bool
+	// AdminUp: administratively up (IFF_UP), carrier or not.
+	AdminUp bool
 }
 
 // Operational states of linux/if.h (RFC 2863) that mean no traffic flows.
@@ -80,7 +82,7 @@ func linkOf(l LinkState) Link {
 	case operNotPresent, operDown, operLowerLayerDown:
 		up = false
 	}
-	return Link{Name: l.Name, Index: l.Index, Up: up}
+	return Link{Name: l.Name, Index: l.Index, Up: up, AdminUp: l.Flags&unix.IFF_UP != 0}
 }
 
 // Link looks an interface up by name; ok is false when there is none.

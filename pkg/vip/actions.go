@@ -262,6 +262,20 @@ func (s *session) start(ctx context.Context) ocf.Status {
 	}
 	r.Log.Infof("added %s to %s", t.prefix, t.link.Name)
 
+	// As the monitor would fail at once on a dead link, so does start:
+	// otherwise Pacemaker restarts the address on the node whose cable is
+	// out, monitor failure after monitor failure, instead of moving it.
+	if c.checkLink {
+		wait := carrierWait // a link start just set up may need autonegotiation
+		if t.link.AdminUp {
+			wait = 0 // up before: no carrier means the cable is out
+		}
+		if err := s.waitCarrier(ctx, t.link.Name, wait); err != nil {
+			s.host.Remove(t.link.Index, t.prefix) // no half-done start
+			return r.Fail(ocf.ErrGeneric, "%s: %v (check_link_status)", t.link.Name, err)
+		}
+	}
+
 	if c.ip.Is6() && !c.nodad {
 		if err := s.host.WaitDAD(ctx, t.link, c.ip); err != nil {
 			s.host.Remove(t.link.Index, t.prefix) // no half-done start
@@ -447,4 +461,34 @@ func (s *session) isUp(as []ipaddr.Assigned) string {
 		return strings.Join(w, " and ") + " are up"
 	}
 	return w[0] + " is up"
+}
+
+// carrierWait is how long start gives a link it just set up to report a
+// carrier: veths and bridges at once, a real NIC after autonegotiation.
+const carrierWait = 5 * time.Second
+
+// waitCarrier waits, within wait and ctx, for the link to be up with a
+// carrier; with wait 0 it looks once.
+func (s *session) waitCarrier(ctx context.Context, name string, wait time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	for {
+		l, ok, err := s.host.Link(name)
+		switch {
+		case err != nil:
+			return err
+		case !ok:
+			return errors.New("the interface is gone")
+		case l.Up:
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			if wait == 0 {
+				return errors.New("no carrier (link down)")
+			}
+			return fmt.Errorf("no carrier (link down) within %s", ocf.FormatDuration(wait))
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }

@@ -318,10 +318,14 @@ func (b *Bed) WaitSettled(n string, timeout time.Duration) error {
 }
 
 // CrmLoad loads a crm shell configuration (update) on node n. In ns mode the examples'
-// fence-sbd device gives way to the bed's fence-bed (WithBedFencing).
+// fence-sbd device gives way to the bed's fence-bed (WithBedFencing); in vm mode, which has
+// no fence device yet, the examples' fencing is dropped (WithoutFencing).
 func (b *Bed) CrmLoad(n, config string) error {
-	if b.st.Mode == "ns" && b.st.Fencer != nil {
+	switch {
+	case b.st.Mode == "ns" && b.st.Fencer != nil:
 		config = WithBedFencing(config)
+	case b.st.Mode == "vm":
+		config = WithoutFencing(config)
 	}
 	out, err := b.Exec(n, 120*time.Second, []byte(config), "/bin/bash", "-c",
 		"cat > /tmp/gtb.crm && crm -F configure load update /tmp/gtb.crm")

@@ -382,7 +382,17 @@ const sbdDevice = "fence-sbd"
 // or refer to the examples' fence-sbd device (its primitive, its constraints) are dropped, and
 // so is a stonith-watchdog-timeout (there is no sbd in a namespace node), since the bed's
 // fence-bed device is configured already. A configuration without them is returned as is.
-func WithBedFencing(crm string) string {
+func WithBedFencing(crm string) string { return dropFencing(crm, "stonith-watchdog-timeout") }
+
+// WithoutFencing is WithBedFencing for a vm-mode bed, which has no fence device yet (SBD in
+// the VMs is still to come): stonith-enabled=true goes too, leaving the bed's seeded false,
+// since fencing enabled without a device would keep every resource from starting.
+func WithoutFencing(crm string) string {
+	return dropFencing(crm, "stonith-watchdog-timeout", "stonith-enabled", "stonith-timeout", "priority-fencing-delay")
+}
+
+// dropFencing drops the statements about fence-sbd and the named cluster properties.
+func dropFencing(crm string, props ...string) string {
 	var out []string
 	lines := strings.Split(crm, "\n")
 	for i := 0; i < len(lines); i++ {
@@ -399,11 +409,15 @@ func WithBedFencing(crm string) string {
 		}
 		var kept []string
 		for _, l := range stmt {
-			if strings.Contains(l, "stonith-watchdog-timeout") {
-				l = stonithWatchdog.ReplaceAllString(l, "")
-				if strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(l), `\`)) == "" {
-					continue
+			dropped := false
+			for _, p := range props {
+				re := regexp.MustCompile(`\s*\b` + regexp.QuoteMeta(p) + `=("[^"]*"|\S+)`)
+				if re.MatchString(l) {
+					l, dropped = re.ReplaceAllString(l, ""), true
 				}
+			}
+			if dropped && strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(l), `\`)) == "" {
+				continue
 			}
 			kept = append(kept, l)
 		}
@@ -419,5 +433,3 @@ func WithBedFencing(crm string) string {
 	}
 	return strings.Join(out, "\n")
 }
-
-var stonithWatchdog = regexp.MustCompile(`\s*stonith-watchdog-timeout=("[^"]*"|\S+)`)

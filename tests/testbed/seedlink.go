@@ -90,21 +90,6 @@ func (p *SeedPlan) runLink(t *SeedTest) error {
 	if err := p.witness(active, "before-"+t.ID); err != nil {
 		return err
 	}
-	if t.Kind == "cable-lan" {
-		// vip's start succeeds on a link without carrier, so with the default
-		// migration-threshold (INFINITY) Pacemaker restarts the group on the cut-off node
-		// again and again (measured: 812 failed monitors in 2 minutes, the PBX down all
-		// along) instead of moving it. One failure moves it for this test.
-		if out, err := b.Exec(active, p.cmd, nil, "crm_resource", "-r", "pbx-vip", "--meta", "-p", "migration-threshold", "-v", "1"); err != nil {
-			return fmt.Errorf("migration-threshold: %v: %s", err, out)
-		}
-		defer func() {
-			_, _ = b.Exec(t.To, p.cmd, nil, "crm_resource", "-r", "pbx-vip", "--meta", "-d", "migration-threshold")
-		}()
-		if err := b.WaitSettled(active, p.timeout); err != nil {
-			return err
-		}
-	}
 	which := map[string]string{"cable-lan": LinkLAN, "cable-all": LinkAll, "cable-ring": LinkRing}[t.Kind]
 	t.Faulted = active + " " + which
 	if err := b.CableLink(active, which, false); err != nil {

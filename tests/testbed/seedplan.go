@@ -48,7 +48,7 @@ var SeedTests = []SeedTest{
 	{ID: "2.1", Kind: "switch", Title: "DRBD and cluster check: a file copied to /replica, roles switched by hand"},
 	{ID: "2.2", Kind: "cable", Title: "network cable pulled on the active server"},
 	{ID: "2.3", Kind: "cable", Title: "network cable pulled on the other server (active after 2.2)"},
-	{ID: "2.3a", Kind: "cable-lan", Title: "LAN cable pulled on the active server (ring up; migration-threshold=1 on pbx-vip)"},
+	{ID: "2.3a", Kind: "cable-lan", Title: "LAN cable pulled on the active server (ring up)"},
 	{ID: "2.3b", Kind: "cable-all", Title: "both cables pulled on the active server (fenced)"},
 	{ID: "2.3c", Kind: "cable-ring", Title: "ring cable pulled on the active server (LAN up)"},
 	{ID: "2.4", Kind: "shutdown", Title: "clean shutdown of the active server"},
