@@ -2,6 +2,7 @@ package fencepeer
 
 import (
 	"fmt"
+	"github.com/gocf/gocf/pkg/roff"
 	"strconv"
 	"strings"
 	"time"
@@ -235,22 +236,22 @@ func (d *Declaration) ParseArgs(args []string, tty bool) (Settings, []string) {
 func (d *Declaration) ManPage(version, date string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, ".TH %s 8 %q %q \"System Administration\"\n", strings.ToUpper(d.Name), date, "gocf "+version)
-	fmt.Fprintf(&b, ".SH NAME\n%s \\- %s\n", roff(d.Name), roff(d.Short))
-	fmt.Fprintf(&b, ".SH SYNOPSIS\n.B %s\n%s\n", roff(d.Name), roff("{fence-peer | unfence-peer} [OPTION...]"))
+	fmt.Fprintf(&b, ".SH NAME\n%s \\- %s\n", roff.Escape(d.Name), roff.Escape(d.Short))
+	fmt.Fprintf(&b, ".SH SYNOPSIS\n.B %s\n%s\n", roff.Escape(d.Name), roff.Escape("{fence-peer | unfence-peer} [OPTION...]"))
 	b.WriteString(".SH DESCRIPTION\n")
-	paragraphs(&b, d.Long)
+	roff.Paragraphs(&b, d.Long)
 	b.WriteString(".SH COMMANDS\n")
 	for _, c := range d.Commands {
-		fmt.Fprintf(&b, ".TP\n\\fB%s\\fR\n%s\n", roff(c[0]), roff(c[1]))
+		fmt.Fprintf(&b, ".TP\n\\fB%s\\fR\n%s\n", roff.Escape(c[0]), roff.Escape(c[1]))
 	}
 	b.WriteString(".SH OPTIONS\n")
 	for _, o := range d.Options {
-		head := "\\fB\\-\\-" + roff(o.Name) + "\\fR"
+		head := "\\fB\\-\\-" + roff.Escape(o.Name) + "\\fR"
 		for _, a := range o.Aliases {
 			if len(a) == 1 {
-				head += ", \\fB\\-" + roff(a) + "\\fR"
+				head += ", \\fB\\-" + roff.Escape(a) + "\\fR"
 			} else {
-				head += ", \\fB\\-\\-" + roff(a) + "\\fR"
+				head += ", \\fB\\-\\-" + roff.Escape(a) + "\\fR"
 			}
 		}
 		switch o.Kind {
@@ -263,43 +264,20 @@ func (d *Declaration) ManPage(version, date string) string {
 		if o.Default != "" {
 			help += " Default: " + o.Default + "."
 		}
-		fmt.Fprintf(&b, ".TP\n%s\n%s\n", head, roff(help))
+		fmt.Fprintf(&b, ".TP\n%s\n%s\n", head, roff.Escape(help))
 	}
 	b.WriteString(".SH ENVIRONMENT\n")
 	for _, e := range d.Env {
-		fmt.Fprintf(&b, ".TP\n\\fB%s\\fR\n%s\n", roff(e.Name), roff(e.Help))
+		fmt.Fprintf(&b, ".TP\n\\fB%s\\fR\n%s\n", roff.Escape(e.Name), roff.Escape(e.Help))
 	}
 	b.WriteString(".SH EXIT STATUS\nThe codes of the fence\\-peer handler as drbd.conf(5) defines them:\n")
 	for _, x := range d.Exit {
-		fmt.Fprintf(&b, ".TP\n\\fB%s\\fR\n%s\n", x[0], roff(x[1]))
+		fmt.Fprintf(&b, ".TP\n\\fB%s\\fR\n%s\n", x[0], roff.Escape(x[1]))
 	}
 	b.WriteString(".SH EXAMPLE\n.nf\n")
 	for _, l := range strings.Split(d.Example, "\n") {
-		b.WriteString(roff(l) + "\n")
+		b.WriteString(roff.Escape(l) + "\n")
 	}
 	b.WriteString(".fi\n.SH SEE ALSO\ndrbd.conf(5), drbdadm(8), ocf_gocf_drbd(7), cibadmin(8), the gocf README.\n")
 	return b.String()
-}
-
-// roff escapes text for one roff line.
-func roff(s string) string {
-	s = strings.ReplaceAll(s, `\`, `\e`)
-	s = strings.ReplaceAll(s, "-", `\-`)
-	if strings.HasPrefix(s, ".") || strings.HasPrefix(s, "'") {
-		s = `\&` + s
-	}
-	return s
-}
-
-func paragraphs(b *strings.Builder, text string) {
-	for i, para := range strings.Split(strings.TrimSpace(text), "\n\n") {
-		if i > 0 {
-			b.WriteString(".PP\n")
-		}
-		for _, line := range strings.Split(para, "\n") {
-			if line = strings.TrimSpace(line); line != "" {
-				b.WriteString(roff(line) + "\n")
-			}
-		}
-	}
 }

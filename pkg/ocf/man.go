@@ -2,6 +2,7 @@ package ocf
 
 import (
 	"fmt"
+	"github.com/gocf/gocf/pkg/roff"
 	"slices"
 	"strings"
 )
@@ -15,11 +16,11 @@ func (a *Agent) ManPage(provider, date string) string {
 	page := "ocf_" + provider + "_" + a.Name
 	fmt.Fprintf(&b, ".TH %s 7 %q %q \"OCF resource agents\"\n", strings.ToUpper(page), date, provider+" "+a.Version)
 	b.WriteString(".SH NAME\n")
-	fmt.Fprintf(&b, "%s \\- %s\n", page, roff(a.Short))
+	fmt.Fprintf(&b, "%s \\- %s\n", page, roff.Escape(a.Short))
 	b.WriteString(".SH SYNOPSIS\n")
-	fmt.Fprintf(&b, ".B %s\n%s\n", a.Name, roff("["+strings.Join(a.actionNames(), " | ")+"]"))
+	fmt.Fprintf(&b, ".B %s\n%s\n", a.Name, roff.Escape("["+strings.Join(a.actionNames(), " | ")+"]"))
 	b.WriteString(".SH DESCRIPTION\n")
-	paragraphs(&b, a.Long)
+	roff.Paragraphs(&b, a.Long)
 	b.WriteString(".SH SUPPORTED PARAMETERS\n")
 	for _, p := range a.Params {
 		var flags []string
@@ -32,17 +33,17 @@ func (a *Agent) ManPage(provider, date string) string {
 		if p.Reloadable {
 			flags = append(flags, "reloadable")
 		}
-		head := "\\fB" + roff(p.Name) + "\\fR"
+		head := "\\fB" + roff.Escape(p.Name) + "\\fR"
 		if len(flags) > 0 {
 			head += " (" + strings.Join(flags, ", ") + ")"
 		}
-		fmt.Fprintf(&b, ".TP\n%s\n%s.\n", head, roff(p.Short))
-		paragraphs(&b, paramLong(p))
+		fmt.Fprintf(&b, ".TP\n%s\n%s.\n", head, roff.Escape(p.Short))
+		roff.Paragraphs(&b, paramLong(p))
 		def := "none"
 		if p.Default != "" {
 			def = p.Default
 		}
-		fmt.Fprintf(&b, "Type: %s. Default: %s.\n", p.Type, roff(def))
+		fmt.Fprintf(&b, "Type: %s. Default: %s.\n", p.Type, roff.Escape(def))
 	}
 	b.WriteString(".SH SUPPORTED ACTIONS\n")
 	for _, act := range a.metaActions() {
@@ -56,11 +57,11 @@ func (a *Agent) ManPage(provider, date string) string {
 		if act.Role != "" {
 			line += " role=" + act.Role
 		}
-		fmt.Fprintf(&b, ".IP \\(bu 2\n%s\n", roff(line))
+		fmt.Fprintf(&b, ".IP \\(bu 2\n%s\n", roff.Escape(line))
 	}
 	b.WriteString(".SH EXAMPLE CRM SHELL\n.nf\n")
 	prim := "p_" + a.Name
-	fmt.Fprintf(&b, "primitive %s ocf:%s:%s", roff(prim), provider, a.Name)
+	fmt.Fprintf(&b, "primitive %s ocf:%s:%s", roff.Escape(prim), provider, a.Name)
 	var req []string
 	for _, p := range a.Params {
 		if p.Required {
@@ -68,22 +69,22 @@ func (a *Agent) ManPage(provider, date string) string {
 		}
 	}
 	if len(req) > 0 {
-		fmt.Fprintf(&b, " \\e\n    params %s", roff(strings.Join(req, " ")))
+		fmt.Fprintf(&b, " \\e\n    params %s", roff.Escape(strings.Join(req, " ")))
 	}
 	promotable := a.promotable()
 	for _, op := range a.exampleMonitors(promotable) {
-		fmt.Fprintf(&b, " \\e\n    op monitor %s", roff(op))
+		fmt.Fprintf(&b, " \\e\n    op monitor %s", roff.Escape(op))
 	}
 	if promotable {
 		meta := "promotable=true"
 		if _, ok := a.action("notify"); ok {
 			meta += " notify=true"
 		}
-		fmt.Fprintf(&b, "\n%s \\e\n    meta %s", roff("clone "+prim+"-clone "+prim), meta)
+		fmt.Fprintf(&b, "\n%s \\e\n    meta %s", roff.Escape("clone "+prim+"-clone "+prim), meta)
 	}
 	b.WriteString("\n.fi\n")
 	if promotable {
-		fmt.Fprintf(&b, ".PP\n%s\n", roff("Pacemaker 2.0 names the roles Master and Slave (role=Master, role=Slave); "+
+		fmt.Fprintf(&b, ".PP\n%s\n", roff.Escape("Pacemaker 2.0 names the roles Master and Slave (role=Master, role=Slave); "+
 			"its crmsh may show the promotable clone as ms "+prim+"-clone "+prim+"."))
 	}
 	b.WriteString(".SH SEE ALSO\n")
@@ -147,29 +148,4 @@ func (a *Agent) exampleMonitors(promotable bool) []string {
 		ops = append(ops, op(a.Actions[i], role))
 	}
 	return ops
-}
-
-// roff escapes text for a roff line: backslashes, and a leading dot or
-// quote that would read as a request.
-func roff(s string) string {
-	s = strings.ReplaceAll(s, `\`, `\e`)
-	s = strings.ReplaceAll(s, "-", `\-`)
-	if strings.HasPrefix(s, ".") || strings.HasPrefix(s, "'") {
-		s = `\&` + s
-	}
-	return s
-}
-
-// paragraphs writes text, blank lines starting new paragraphs.
-func paragraphs(b *strings.Builder, text string) {
-	for i, para := range strings.Split(strings.TrimSpace(text), "\n\n") {
-		if i > 0 {
-			b.WriteString(".PP\n")
-		}
-		for _, line := range strings.Split(para, "\n") {
-			if line = strings.TrimSpace(line); line != "" {
-				b.WriteString(roff(line) + "\n")
-			}
-		}
-	}
 }

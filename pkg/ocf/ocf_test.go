@@ -468,7 +468,4 @@ func TestManPage(t *testing.T) {
 	if strings.Contains(page, "\n.\n") || strings.Contains(page, "\n'") {
 		t.Error("a text line would read as a roff request")
 	}
-	if roff(".hidden") != `\&.hidden` || roff(`a\b-c`) != `a\eb\-c` {
-		t.Error("roff escaping")
-	}
 }
