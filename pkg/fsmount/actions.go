@@ -129,17 +129,7 @@ func (a *agent) mountPoint(ctx context.Context, r *ocf.Request, c config) (mount
 // would refuse.
 func (a *agent) validate(ctx context.Context, r *ocf.Request) ocf.Status {
 	c := ocf.Config[config](r)
-	if st := a.checkPrivileges(r); st != ocf.Success {
-		return st
-	}
-	_, dir, err := a.mountPoint(ctx, r, c)
-	if err != nil {
-		return r.Fail(ocf.ErrGeneric, "%v", err)
-	}
-	if st := checkDir(r, c, dir); st != ocf.Success {
-		return st
-	}
-	src, st := a.resolveSource(ctx, r, c)
+	_, _, src, st := a.preflight(ctx, r, c)
 	if st != ocf.Success {
 		return st
 	}
@@ -215,19 +205,27 @@ func remaining(ctx context.Context) time.Duration {
 	return time.Minute
 }
 
-func (a *agent) start(ctx context.Context, r *ocf.Request) ocf.Status {
-	c := ocf.Config[config](r)
+// preflight is what start and validate-all check first, in this order:
+// privileges, the mount point (resolved, not a system directory) and the
+// source.
+func (a *agent) preflight(ctx context.Context, r *ocf.Request, c config) (mounts.Table, string, source, ocf.Status) {
 	if st := a.checkPrivileges(r); st != ocf.Success {
-		return st
+		return nil, "", source{}, st
 	}
 	t, dir, err := a.mountPoint(ctx, r, c)
 	if err != nil {
-		return r.Fail(ocf.ErrGeneric, "%v", err)
+		return nil, "", source{}, r.Fail(ocf.ErrGeneric, "%v", err)
 	}
 	if st := checkDir(r, c, dir); st != ocf.Success {
-		return st
+		return nil, "", source{}, st
 	}
 	src, st := a.resolveSource(ctx, r, c)
+	return t, dir, src, st
+}
+
+func (a *agent) start(ctx context.Context, r *ocf.Request) ocf.Status {
+	c := ocf.Config[config](r)
+	t, dir, src, st := a.preflight(ctx, r, c)
 	if st != ocf.Success {
 		return st
 	}
@@ -266,7 +264,7 @@ func (a *agent) start(ctx context.Context, r *ocf.Request) ocf.Status {
 		return st
 	}
 	// Success only when the table shows it.
-	t, err = a.n.table.Read()
+	t, err := a.n.table.Read()
 	if err != nil {
 		return r.Fail(ocf.ErrGeneric, "cannot read the mount table: %v", err)
 	}
