@@ -123,15 +123,7 @@ func (p *SeedPlan) runLink(t *SeedTest) error {
 			return err
 		}
 	}
-	t.To = to
-	var ok bool
-	if !Poll(p.timeout, 100*time.Millisecond, func() bool {
-		t.Recovery, t.Outage, ok = p.sip.Recovery(mark)
-		return ok && p.sip.Once()
-	}) {
-		return fmt.Errorf("the PBX on %s does not answer SIP OPTIONS on the VIP", to)
-	}
-	if err := p.checkWitnesses(to); err != nil {
+	if err := p.answering(t, to, mark); err != nil {
 		return err
 	}
 

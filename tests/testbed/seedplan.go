@@ -270,6 +270,20 @@ func (p *SeedPlan) pbxStopped(n string) bool {
 	return err == nil
 }
 
+// answering waits until the PBX on to answers SIP OPTIONS on the VIP again,
+// records when in t, and checks every fsync'ed file there.
+func (p *SeedPlan) answering(t *SeedTest, to string, mark time.Time) error {
+	t.To = to
+	var ok bool
+	if !Poll(p.timeout, 100*time.Millisecond, func() bool {
+		t.Recovery, t.Outage, ok = p.sip.Recovery(mark)
+		return ok && p.sip.Once()
+	}) {
+		return fmt.Errorf("the PBX on %s does not answer SIP OPTIONS on the VIP", to)
+	}
+	return p.checkWitnesses(to)
+}
+
 func (p *SeedPlan) run(t *SeedTest) error {
 	b := p.b
 	active, err := b.WaitResource(p.timeout, SeedPBX)
@@ -353,15 +367,7 @@ func (p *SeedPlan) run(t *SeedTest) error {
 	if err != nil {
 		return err
 	}
-	t.To = to
-	var ok bool
-	if !Poll(p.timeout, 100*time.Millisecond, func() bool {
-		t.Recovery, t.Outage, ok = p.sip.Recovery(mark)
-		return ok && p.sip.Once()
-	}) {
-		return fmt.Errorf("the PBX on %s does not answer SIP OPTIONS on the VIP", to)
-	}
-	if err := p.checkWitnesses(to); err != nil {
+	if err := p.answering(t, to, mark); err != nil {
 		return err
 	}
 	if t.Kind == "switch" {
