@@ -282,7 +282,7 @@ func TestStartFailures(t *testing.T) {
 }
 
 func TestMonitorDepths(t *testing.T) {
-	s := ariServer(t, "monitor", "s3cret")
+	s := ariServer(t, "monitor", "s3cret", nil)
 	n := newMem(t)
 	n.expect(t, ocf.NotRunning, "monitor")
 	n.m.running()
@@ -311,9 +311,12 @@ func TestMonitorDepths(t *testing.T) {
 	}
 	n.m.sipErr = nil
 
-	n.m.answer = string(recording("unknown.out"))
-	if r := n.expect(t, ocf.ErrGeneric, "monitor", recurring); !strings.Contains(r, "unexpected answer") {
-		t.Errorf("%q", r)
+	// An unknown command, and a known one with a wrong argument (its usage).
+	for _, name := range []string{"unknown.out", "usage.out"} {
+		n.m.answer = string(recording(name))
+		if r := n.expect(t, ocf.ErrGeneric, "monitor", recurring); !strings.Contains(r, "unexpected answer") {
+			t.Errorf("%s: %q", name, r)
+		}
 	}
 	n.m.answer = ""
 	n.m.bannerPID = 777

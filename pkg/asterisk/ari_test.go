@@ -1,58 +1,94 @@
 package asterisk
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/gocf/gocf/pkg/ocf"
 )
 
-// ariServer answers as Asterisk's res_ari does (see testdata/README.md):
-// GET /ari/asterisk/info with the user's Basic credentials gets the
-// recorded info; wrong credentials get 401 with Asterisk's challenge and
-// JSON message.
-func ariServer(t *testing.T, user, password string) *httptest.Server {
+// recordedHTTP reads an answer of Asterisk's HTTP server recorded raw in
+// testdata/ari (see testdata/README.md).
+func recordedHTTP(t *testing.T, name string) (int, http.Header, []byte) {
 	t.Helper()
-	info, err := os.ReadFile("testdata/ari/info.json")
+	raw, err := os.ReadFile(filepath.Join("testdata/ari", name))
 	if err != nil {
 		t.Fatal(err)
 	}
+	res, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(raw)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.StatusCode, res.Header, body
+}
+
+// ariServer replays Asterisk's recorded answers: GET /ari/asterisk/info
+// with the user's Basic credentials gets info.http, other credentials
+// get 401.http (the challenge and JSON message), and while booting is
+// set, 503.http ("Asterisk not booted").
+func ariServer(t *testing.T, user, password string, booting *atomic.Bool) *httptest.Server {
+	t.Helper()
+	type answer struct {
+		code int
+		h    http.Header
+		body []byte
+	}
+	answers := map[string]answer{}
+	for _, name := range []string{"info.http", "401.http", "503.http"} {
+		code, h, body := recordedHTTP(t, name)
+		answers[name] = answer{code, h, body}
+	}
 	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Server", "Asterisk/22.5.2")
-		w.Header().Set("Cache-Control", "no-cache, no-store")
+		name := "info.http"
 		if u, p, ok := r.BasicAuth(); !ok || u != user || p != password {
-			w.Header().Set("WWW-Authenticate", `Basic realm="Asterisk REST Interface"`)
-			w.Header().Set("Content-type", "application/json")
-			w.WriteHeader(http.StatusUnauthorized)
-			w.Write([]byte(`{"message":"Authentication required"}`))
-			return
+			name = "401.http"
+		} else if booting != nil && booting.Load() {
+			name = "503.http"
+		} else if r.URL.Path != "/ari/asterisk/info" {
+			t.Errorf("ARI asked for %s", r.URL.Path)
 		}
-		if r.URL.Path != "/ari/asterisk/info" {
-			w.Header().Set("Content-type", "application/json")
-			w.WriteHeader(http.StatusNotFound)
-			w.Write([]byte(`{"message":"Resource not found"}`))
-			return
+		a := answers[name]
+		for k, v := range a.h {
+			if k != "Date" && k != "Content-Length" && k != "Connection" {
+				w.Header()[k] = v
+			}
 		}
-		w.Header().Set("Content-type", "application/json")
-		w.Write(info)
+		w.WriteHeader(a.code)
+		w.Write(a.body)
 	}))
 	t.Cleanup(s.Close)
 	return s
 }
 
 func TestARI(t *testing.T) {
-	s := ariServer(t, "monitor", "s3cret")
+	var booting atomic.Bool
+	s := ariServer(t, "monitor", "s3cret", &booting)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	v, err := ariInfo(ctx, s.URL+"/ari", "monitor", "s3cret")
-	if err != nil || v != "GIT-master-cb214713c0M" {
+	if err != nil || v != "22.10.1+dfsg+~cs6.17.60671434-1" {
 		t.Fatalf("%q %v", v, err)
 	}
+	booting.Store(true)
+	_, err = ariInfo(ctx, s.URL+"/ari", "monitor", "s3cret")
+	if err == nil || !strings.Contains(err.Error(), `503 Service Unavailable: "Asterisk not booted"`) {
+		t.Errorf("503: %v", err)
+	}
+	booting.Store(false)
 	_, err = ariInfo(ctx, s.URL+"/ari", "monitor", "wrong")
 	if err == nil || !strings.Contains(err.Error(), "refused the credentials") || !strings.Contains(err.Error(), "401") {
 		t.Errorf("401: %v", err)

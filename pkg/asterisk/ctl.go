@@ -49,10 +49,6 @@ func (c Ctl) dial(ctx context.Context) (net.Conn, *bufio.Reader, Banner, error) 
 		conn.Close()
 		return nil, nil, Banner{}, err
 	}
-	// Asterisk writes the banner with its terminating NUL (fdprint).
-	if p, _ := br.Peek(min(1, br.Buffered())); len(p) == 1 && p[0] == 0 {
-		br.Discard(1)
-	}
 	return conn, br, b, nil
 }
 

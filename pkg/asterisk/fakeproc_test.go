@@ -155,7 +155,8 @@ func fakeAsterisk() int {
 		return 92
 	}
 	host, _ := os.Hostname()
-	banner := fmt.Sprintf("%s/%d/%s\n\x00", host, os.Getpid(), recording("version"))
+	// As recorded: the banner ends with its newline, no NUL.
+	banner := fmt.Sprintf("%s/%d/%s\n", host, os.Getpid(), recording("version"))
 	stop := make(chan struct{}, 1)
 	go func() {
 		for {
@@ -186,7 +187,7 @@ func fakeAsterisk() int {
 					}
 					conn.Write(recording(name + ".out"))
 				default:
-					conn.Write(bytes.ReplaceAll(recording("unknown.out"), []byte("core show channels countx"), []byte(cmd)))
+					conn.Write(bytes.ReplaceAll(recording("unknown.out"), []byte("core show channelsx"), []byte(cmd)))
 				}
 			}()
 		}
