@@ -91,6 +91,10 @@ func TestExecLifecycle(t *testing.T) {
 	expect(t, a, ocf.Success, "start", env...)
 	expect(t, a, ocf.Success, "start", env...) // already running
 	pid := readPid(f.rundir)
+	// The canary is Asterisk's child: give a loaded machine a moment.
+	for i := 0; i < 50 && len(canaries(f.rundir, "astcanary")) == 0; i++ {
+		time.Sleep(100 * time.Millisecond)
+	}
 	if !isAsterisk(pid, "asterisk") || len(canaries(f.rundir, "astcanary")) != 1 {
 		t.Fatalf("pid %d, canaries %v", pid, canaries(f.rundir, "astcanary"))
 	}

@@ -3,6 +3,7 @@ package asterisk
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -145,8 +146,15 @@ func fakeAsterisk() int {
 	os.WriteFile(filepath.Join(c.RunDir(), "asterisk.pid"), fmt.Appendf(nil, "%d\n", os.Getpid()), 0o644)
 	for _, a := range os.Args {
 		if a == "-p" {
-			canary := exec.Command(filepath.Join(filepath.Dir(os.Args[0]), "astcanary"), canaryArg(c.RunDir()), strconv.Itoa(os.Getpid()))
-			canary.Start()
+			// A copy of the binary just written may still be open for
+			// writing in a child forked meanwhile (ETXTBSY): try again.
+			for i := 0; i < 100; i++ {
+				canary := exec.Command(filepath.Join(filepath.Dir(os.Args[0]), "astcanary"), canaryArg(c.RunDir()), strconv.Itoa(os.Getpid()))
+				if err := canary.Start(); !errors.Is(err, syscall.ETXTBSY) {
+					break
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
 		}
 	}
 	os.Remove(c.CtlSocket())
