@@ -110,23 +110,11 @@ func (b *Bed) startFencer() error {
 	if err := buildFenceAgent(bin); err != nil {
 		return err
 	}
-	logf, err := os.Create(filepath.Join(b.st.DataDir, "fence-server.out"))
-	if err != nil {
-		return err
-	}
-	defer logf.Close()
 	sock := filepath.Join(b.fenceDir(), "fence.sock")
-	cmd := exec.Command(bin, "serve", "--state", b.cfg.StateDir, "--data", b.cfg.DataDir, "--cache", b.cfg.CacheDir,
+	p, logName, err := b.startDaemon("fence-server.out", func(p *Proc) { b.st.Fencer = p },
+		bin, "serve", "--state", b.cfg.StateDir, "--data", b.cfg.DataDir, "--cache", b.cfg.CacheDir,
 		"--socket", sock, "--log", b.FenceLogPath())
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	go func() { _ = cmd.Wait() }()
-	p := newProc(cmd.Process.Pid)
-	b.st.Fencer = &p
-	if err := b.save(); err != nil {
+	if err != nil {
 		return err
 	}
 	if !Poll(10*time.Second, 50*time.Millisecond, func() bool {
@@ -136,20 +124,13 @@ func (b *Bed) startFencer() error {
 		}
 		return err == nil
 	}) {
-		return fmt.Errorf("fence_testbed serve does not listen on %s (see %s)", sock, logf.Name())
+		return fmt.Errorf("fence_testbed serve does not listen on %s (see %s)", sock, logName)
 	}
 	b.logf("fence_testbed serve pid %d on %s (built in %.1fs)", p.PID, sock, time.Since(t0).Seconds())
 	return nil
 }
 
-func (b *Bed) stopFencer() {
-	if p := b.st.Fencer; p != nil {
-		p.Signal(int(syscall.SIGKILL))
-		if !waitGone(5*time.Second, *p) {
-			b.logf("fence_testbed serve %d still alive", p.PID)
-		}
-	}
-}
+func (b *Bed) stopFencer() { b.stopDaemon(b.st.Fencer, "fence_testbed serve") }
 
 // FenceEvent is one request to the bed's power switch, from the fence log.
 type FenceEvent struct {

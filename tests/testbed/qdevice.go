@@ -32,42 +32,55 @@ const qdeviceConf = `    device {
 // mount namespace whose /run is a tmpfs, so nothing is written to the image.
 func (b *Bed) startQNetd() error {
 	root := filepath.Join(b.st.ImageDir, "rootfs")
-	logf, err := os.Create(filepath.Join(b.st.DataDir, "qnetd.log"))
-	if err != nil {
-		return err
-	}
-	defer logf.Close()
-	// dpd_interval: how soon qnetd notices a client that went silent (default 10 s)
-	cmd := exec.Command("nsenter", "--net=/run/netns/"+ClientNS, "unshare", "--mount", "--propagation", "private",
+	// dpd_interval: how soon qnetd notices a client that went silent (default 10 s).
+	// nsenter, unshare, sh and chroot exec in turn: the PID becomes qnetd's, with the same start time
+	p, logName, err := b.startDaemon("qnetd.log", func(p *Proc) { b.st.QNetd = p },
+		"nsenter", "--net=/run/netns/"+ClientNS, "unshare", "--mount", "--propagation", "private",
 		"/bin/sh", "-c", `mount -t tmpfs gtbqnetd "$1/run" && exec chroot "$1" corosync-qnetd -f -d -s off -l "$2" -S dpd_interval=1000`,
 		"qnetd", root, ClientIP)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	go func() { _ = cmd.Wait() }()
-	// nsenter, unshare, sh and chroot exec in turn: the PID becomes qnetd's, with the same start time
-	p := newProc(cmd.Process.Pid)
-	b.st.QNetd = &p
-	if err := b.save(); err != nil {
+	if err != nil {
 		return err
 	}
 	if !Poll(10*time.Second, 100*time.Millisecond, func() bool {
 		out, _ := b.Client(2*time.Second, "ss", "-Htln", "sport", "= :5403")
 		return out != ""
 	}) {
-		return fmt.Errorf("corosync-qnetd does not listen on %s:5403 (see %s)", ClientIP, logf.Name())
+		return fmt.Errorf("corosync-qnetd does not listen on %s:5403 (see %s)", ClientIP, logName)
 	}
 	b.logf("corosync-qnetd pid %d on %s:5403", p.PID, ClientIP)
 	return nil
 }
 
-func (b *Bed) stopQNetd() {
-	if p := b.st.QNetd; p != nil {
+func (b *Bed) stopQNetd() { b.stopDaemon(b.st.QNetd, "corosync-qnetd") }
+
+// startDaemon starts argv detached (own session), its output in the data
+// directory's file logName, and records it with keep (by PID and start
+// time, saved in the state) before anything can fail after it.
+func (b *Bed) startDaemon(logName string, keep func(*Proc), argv ...string) (Proc, string, error) {
+	path := filepath.Join(b.st.DataDir, logName)
+	logf, err := os.Create(path)
+	if err != nil {
+		return Proc{}, path, err
+	}
+	defer logf.Close()
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return Proc{}, path, err
+	}
+	go func() { _ = cmd.Wait() }()
+	p := newProc(cmd.Process.Pid)
+	keep(&p)
+	return p, path, b.save()
+}
+
+// stopDaemon kills a daemon of startDaemon, if it still is that process.
+func (b *Bed) stopDaemon(p *Proc, name string) {
+	if p != nil {
 		p.Signal(int(syscall.SIGKILL))
 		if !waitGone(5*time.Second, *p) {
-			b.logf("corosync-qnetd %d still alive", p.PID)
+			b.logf("%s %d still alive", name, p.PID)
 		}
 	}
 }
