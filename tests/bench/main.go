@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -23,30 +24,35 @@ func main() {
 	runs := flag.Int("runs", 25, "runs per measurement (at least 20)")
 	bin := flag.String("bin", "bin", "directory of the gocf agents")
 	ra := flag.String("ra", "/usr/lib/ocf/resource.d/heartbeat", "directory of the shell agents")
-	only := flag.String("only", "", "run only this agent's bench (vip, fsmount, asterisk, drbd)")
+	only := flag.String("only", "", "run only these parts, comma-separated (vip, fsmount, startup, asterisk, drbd)")
 	flag.Parse()
 	*runs = max(*runs, 20)
 	abs, _ := filepath.Abs(*bin)
+	parts := strings.Split(*only, ",")
+	part := func(name string) bool { return *only == "" || slices.Contains(parts, name) }
 	if os.Getenv(insideEnv) == "" {
 		rc := 0
-		if *only == "" || *only == "vip" || *only == "fsmount" {
+		if part("vip") || part("fsmount") || part("startup") {
 			rc = outside(abs)
 		}
 		// Asterisk runs only in a test bed node, DRBD only in its VMs.
-		if *only == "" || *only == "asterisk" {
+		if part("asterisk") {
 			rc |= benchAsterisk(abs, *runs)
 		}
-		if *only == "" || *only == "drbd" {
+		if part("drbd") {
 			rc |= benchDRBD(abs, *runs)
 		}
 		os.Exit(rc)
 	}
 	rc := 0
-	if *only == "" || *only == "vip" {
+	if part("vip") {
 		rc |= benchVip(filepath.Join(abs, "vip"), filepath.Join(*ra, "IPaddr2"), *runs)
 	}
-	if *only == "" || *only == "fsmount" {
+	if part("fsmount") {
 		rc |= benchFsmount(filepath.Join(abs, "fsmount"), filepath.Join(*ra, "Filesystem"), *runs)
+	}
+	if part("startup") {
+		rc |= benchStartup(abs, *runs)
 	}
 	os.Exit(rc)
 }

@@ -24,7 +24,15 @@ func measure(agent, action string, want int, env []string) (sample, error) {
 
 // measureArgv runs a command (env nil: inherited) and checks its exit code.
 func measureArgv(argv, env []string, want int) (sample, error) {
-	agent, action := argv[0], argv[len(argv)-1]
+	s, code, err := measureCode(argv, env)
+	if err == nil && code != want {
+		err = fmt.Errorf("%s %s returned %d, want %d", filepath.Base(argv[0]), argv[len(argv)-1], code, want)
+	}
+	return s, err
+}
+
+// measureCode runs a command (env nil: inherited) and returns its exit code.
+func measureCode(argv, env []string) (sample, int, error) {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = env
 	t0 := time.Now()
@@ -34,14 +42,11 @@ func measureArgv(argv, env []string, want int) (sample, error) {
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
 	} else if err != nil {
-		return sample{}, err
-	}
-	if code != want {
-		return sample{}, fmt.Errorf("%s %s returned %d, want %d", filepath.Base(agent), action, code, want)
+		return sample{}, 0, err
 	}
 	ps := cmd.ProcessState
 	ru := ps.SysUsage().(*syscall.Rusage)
-	return sample{cpu: ps.UserTime() + ps.SystemTime(), wall: wall, rssKB: ru.Maxrss}, nil
+	return sample{cpu: ps.UserTime() + ps.SystemTime(), wall: wall, rssKB: ru.Maxrss}, code, nil
 }
 
 func median(xs []sample, f func(sample) float64) float64 {
