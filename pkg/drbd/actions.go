@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gocf/gocf/pkg/ocf"
@@ -295,9 +296,10 @@ func (a *agent) validate(ctx context.Context, r *ocf.Request) ocf.Status {
 	return a.begin(r).checkSetup(ctx, false)
 }
 
+// Compiled when used (start and validate-all), not at every start-up.
 var (
-	hostSection = regexp.MustCompile(`(?m)^\s*on\s+[^\s{]+\s*\{`)
-	twoPrimary  = regexp.MustCompile(`(?m)^\s*allow-two-primaries(\s+yes)?\s*;`)
+	hostSection = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?m)^\s*on\s+[^\s{]+\s*\{`) })
+	twoPrimary  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?m)^\s*allow-two-primaries(\s+yes)?\s*;`) })
 )
 
 // checkSetup checks what start needs and validate-all reports: the DRBD
@@ -350,7 +352,7 @@ func (v *inv) checkSetup(ctx context.Context, start bool) ocf.Status {
 	}
 	if ver.Kernel >= 0x090000 {
 		// Every node of the resource may be Primary with DRBD 9.
-		if limit = len(hostSection.FindAllString(dump.Stdout, -1)); limit == 0 {
+		if limit = len(hostSection().FindAllString(dump.Stdout, -1)); limit == 0 {
 			limit = max(pm, 1) // unknown: leave it to DRBD
 		}
 	}
@@ -358,7 +360,7 @@ func (v *inv) checkSetup(ctx context.Context, start bool) ocf.Status {
 		return r.Fail(ocf.ErrConfigured, "promoted-max %d exceeds %d, the limit of DRBD %s for %s",
 			pm, limit, VersionString(ver.Kernel), c.resource)
 	}
-	if pm > 1 && !twoPrimary.MatchString(dump.Stdout) {
+	if pm > 1 && !twoPrimary().MatchString(dump.Stdout) {
 		return r.Fail(ocf.ErrConfigured, "promoted-max %d needs allow-two-primaries in DRBD resource %s", pm, c.resource)
 	}
 	if !c.ignoreNotify && !r.Meta.Bool("notify") {

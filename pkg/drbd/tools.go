@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gocf/gocf/pkg/command"
@@ -117,8 +118,9 @@ func parseVersions(out string) Versions {
 	return v
 }
 
-// modinfoVersion matches the start of `modinfo -F version drbd`.
-var modinfoVersion = regexp.MustCompile(`^(\d+)\.(\d+)\.(\d+)`)
+// modinfoVersion matches the start of `modinfo -F version drbd`; compiled
+// when used, not at every start-up.
+var modinfoVersion = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(\d+)\.(\d+)\.(\d+)`) })
 
 // attributeTimeout bounds one crm_attribute call: ocf:linbit:drbd saw
 // crm_master hang about once in 10,000 calls, and a hung score update must
@@ -194,7 +196,7 @@ func (a ExecDrbdadm) Versions(ctx context.Context) (Versions, error) {
 	v := parseVersions(res.Stdout + "\n" + res.Stderr)
 	if v.Kernel == 0 {
 		mi, err := run(ctx, nil, "modinfo", "-F", "version", "drbd")
-		if m := modinfoVersion.FindStringSubmatch(strings.TrimSpace(mi.Stdout)); err == nil && m != nil {
+		if m := modinfoVersion().FindStringSubmatch(strings.TrimSpace(mi.Stdout)); err == nil && m != nil {
 			v.Kernel, _ = ParseVersion(m[1] + "." + m[2] + "." + m[3])
 		}
 	}

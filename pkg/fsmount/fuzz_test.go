@@ -2,6 +2,7 @@ package fsmount
 
 import (
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -10,6 +11,28 @@ import (
 	"github.com/gocf/gocf/pkg/mounts"
 	"github.com/gocf/gocf/pkg/ocf"
 )
+
+// The shapes validFstype and validHost check by hand, as regexps.
+var (
+	fstypeRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$`)
+	hostRE   = regexp.MustCompile(`^[A-Za-z0-9_:][A-Za-z0-9._:%-]*$`)
+)
+
+// FuzzNames: the hand-written checks accept what the regexps match, no more.
+func FuzzNames(f *testing.F) {
+	for _, s := range []string{"", "ext4", "fuse.sshfs", "ntfs-3g", "-o", "a b", ".x", "_x", ":x", "[::1]", "10.0.0.1",
+		"host_1.example:%eth0", "é", strings.Repeat("a", 64), strings.Repeat("a", 65)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := validFstype(s), fstypeRE.MatchString(s); got != want {
+			t.Fatalf("validFstype(%q) = %v, the regexp says %v", s, got, want)
+		}
+		if got, want := asciiWord(s, "_:", "._:%-"), hostRE.MatchString(s); got != want {
+			t.Fatalf("host %q: %v, the regexp says %v", s, got, want)
+		}
+	})
+}
 
 // FuzzConfig: whatever device, directory, fstype, options and
 // statusfile_prefix hold, the configuration check does not panic, and

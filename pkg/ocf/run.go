@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -21,6 +22,12 @@ const exitReasonMax = 128
 
 // defaultTimeout applies when neither Pacemaker nor the declaration says.
 const defaultTimeout = 20 * time.Second
+
+// noHelpFlag drops urfave/cli's help flag, once for all Runs: -h and
+// --help still reach OnUsageError as flag.ErrHelp (the flag package's
+// answer to an undefined -h), and urfave/cli no longer runs a regexp over
+// the flag's names at every start.
+var noHelpFlag sync.Once
 
 // Main runs the agent on the process's arguments and environment and exits
 // with the OCF status.
@@ -37,9 +44,13 @@ func Run(a *Agent, args, environ []string, stdout, stderr io.Writer, exit func(i
 	usage := func(w io.Writer) {
 		fmt.Fprintf(w, "usage: %s {%s}\n", a.Name, strings.Join(names, "|"))
 	}
+	noHelpFlag.Do(func() { cli.HelpFlag = nil })
 	app := &cli.App{
-		Name:            a.Name,
-		Usage:           a.Short,
+		Name:  a.Name,
+		Usage: a.Short,
+		// Set, so that Setup does not look up the executable for its
+		// modification time, which only the (hidden) help shows.
+		Compiled:        time.Unix(0, 0),
 		Writer:          stdout,
 		ErrWriter:       stderr,
 		HideHelp:        true,
