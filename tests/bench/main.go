@@ -87,6 +87,11 @@ func outside(bin string) int {
 	if err != nil {
 		return fail(err)
 	}
+	bin, err = installed(bin)
+	if err != nil {
+		return fail(err)
+	}
+	defer os.RemoveAll(bin)
 	self, _ := os.Executable()
 	args := append([]string{"netns", "exec", ns, "unshare", "-m", "--propagation", "private", self}, os.Args[1:]...)
 	args = append(args, "-bin", bin)
@@ -97,6 +102,32 @@ func outside(bin string) int {
 		return 1
 	}
 	return 0
+}
+
+// installed copies the binaries of dir into a new directory with plain
+// writes, as a package installs them. The linker writes its output through
+// a memory mapping, and a binary run from that page cache starts about
+// 0.3 ms (15 %) slower than the same bytes written by cp or dpkg.
+func installed(dir string) (string, error) {
+	tmp, err := os.MkdirTemp("", "gocf-bench-bin-")
+	if err != nil {
+		return "", err
+	}
+	ents, err := os.ReadDir(dir)
+	for _, e := range ents {
+		if err != nil {
+			break
+		}
+		var b []byte
+		if b, err = os.ReadFile(filepath.Join(dir, e.Name())); err == nil {
+			err = os.WriteFile(filepath.Join(tmp, e.Name()), b, 0o755)
+		}
+	}
+	if err != nil {
+		os.RemoveAll(tmp)
+		return "", err
+	}
+	return tmp, nil
 }
 
 // makeLoops makes n small ext4 images on loop devices.
