@@ -32,7 +32,22 @@ var noHelpFlag sync.Once
 // Main runs the agent on the process's arguments and environment and exits
 // with the OCF status.
 func Main(a *Agent) {
+	growStack(len(os.Args) < 0)
 	os.Exit(int(Run(a, os.Args, os.Environ(), os.Stdout, os.Stderr, os.Exit)))
+}
+
+// growStack grows the main goroutine's stack once (to 128 KiB), while it
+// holds two frames: a stack grown later, deep in urfave/cli and an action,
+// is copied frame by frame, several times (netlink alone keeps 64 KiB on
+// it; 4-7 % of vip's monitor). The array is in the frame but never
+// written, so its pages are not touched.
+//
+//go:noinline
+func growStack(never bool) {
+	if never {
+		var b [100 << 10]byte
+		os.Stdout.Write(b[:])
+	}
 }
 
 // Run dispatches args[1] as the action. exit is called only by the watchdog
