@@ -32,7 +32,7 @@ var noHelpFlag sync.Once
 // Main runs the agent on the process's arguments and environment and exits
 // with the OCF status.
 func Main(a *Agent) {
-	growStack(len(os.Args) < 0)
+	growStack()
 	os.Exit(int(Run(a, os.Args, os.Environ(), os.Stdout, os.Stderr, os.Exit)))
 }
 
@@ -43,12 +43,15 @@ func Main(a *Agent) {
 // written, so its pages are not touched.
 //
 //go:noinline
-func growStack(never bool) {
-	if never {
+func growStack() {
+	if stackNever {
 		var b [100 << 10]byte
 		os.Stdout.Write(b[:])
 	}
 }
+
+// stackNever is false; the compiler cannot tell, so it keeps the array.
+var stackNever bool
 
 // Run dispatches args[1] as the action. exit is called only by the watchdog
 // that stops an action overrunning its timeout.
