@@ -10,7 +10,7 @@ import (
 )
 
 // benchStartup times every agent's depth-0 monitor against the floor, a
-// no-op Go binary built as the agents are (bin/noop), all alternating in
+// no-op Go binary built as the agents are (make bench: .cache/bench/noop), all alternating in
 // one run. vip and fsmount monitor a started address and a mounted
 // filesystem; asterisk and drbd, which need the test bed, are probed
 // (interval 0) on a node without them: their start-up and configuration
