@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -23,6 +24,9 @@ type crmExample struct {
 	// Has priorities: the fencing of the node running it is delayed by
 	// priority-fencing-delay, so that this node wins a fence race.
 	priority bool
+	// The PBX: migration-threshold=3 and failure-timeout=10min, so that
+	// a fault a restart does not cure moves it (see TestCrmExamples).
+	pbx bool
 }
 
 var crmExamples = map[string]crmExample{
@@ -30,9 +34,9 @@ var crmExamples = map[string]crmExample{
 	"vip":         {service: "pbx-vip", snippet: true},
 	"vip6":        {service: "pbx-vip6", snippet: true},
 	"fsmount-vip": {service: "pbx-vip", snippet: true},
-	"pbx-drbd":    {service: "pbx-asterisk", drbd: true, priority: true},
-	"pbx-shared":  {service: "pbx-asterisk", priority: true},
-	"pbx-ipv6":    {service: "pbx-asterisk", priority: true},
+	"pbx-drbd":    {service: "pbx-asterisk", drbd: true, priority: true, pbx: true},
+	"pbx-shared":  {service: "pbx-asterisk", priority: true, pbx: true},
+	"pbx-ipv6":    {service: "pbx-asterisk", priority: true, pbx: true},
 }
 
 // TestCrmExamples loads every crm example with crmsh, and runs every pcs
@@ -44,7 +48,11 @@ var crmExamples = map[string]crmExample{
 // included; when the node running the service shuts down everything moves
 // without fencing, and when it fails it is fenced first (in the PBX
 // examples after priority-fencing-delay, so it wins a fence race) and
-// everything moves. r0.res and the README's DRBD 8.4 variant must parse
+// everything moves. In the PBX examples a fault that a restart does not
+// cure (the depth 20 SIP monitor failing again and again) restarts
+// Asterisk in place twice and moves the PBX at the third failure
+// (migration-threshold=3); when the failures expire (failure-timeout) it
+// stays where it is (stickiness). r0.res and the README's DRBD 8.4 variant must parse
 // with drbdadm 9 and 8.4. The small examples (vip, vip6, fsmount-vip) are
 // loaded after fencing-sbd; the others are complete.
 func TestCrmExamples(t *testing.T) {
@@ -315,6 +323,10 @@ cat cib.xml
 		t.FailNow()
 	}
 
+	if ex.pbx {
+		checkMigration(t, root, active, other, prims, cloned, ex)
+	}
+
 	// The node running the service shuts down cleanly: everything goes to
 	// the other node, no fencing. It fails (crash, power, cable; what
 	// corosync tells the controller, as crm_simulate's --node-fail leaves
@@ -380,6 +392,88 @@ cat f-graph.xml
 				t.Errorf("DRBD promoted on %v after the %s of %s, want %s", on, how, active, other)
 			}
 		}
+	}
+}
+
+// checkMigration injects failures of Asterisk's depth 20 (SIP) monitor on
+// the node running the PBX, one transition each, as a SIP stack that a
+// restart does not cure would give: the first two recover Asterisk in
+// place, the third moves the whole PBX (and DRBD's promotion) to the other
+// node. Eleven minutes later the failures have expired and nothing moves
+// back.
+func checkMigration(t *testing.T, root *lab.Root, active, other string, prims []string, cloned map[string]bool, ex crmExample) {
+	t.Helper()
+	drbdScores := ""
+	if ex.drbd {
+		// What the drbd agent's monitors set once the pair is connected
+		// and UpToDate on both sides (adjust_master_score's 10000): the
+		// test's start-up scores favour n1 for good.
+		drbdScores = "CIB_file=/tmp/m3.xml crm_attribute -N n1 -n master-pbx-drbd -l reboot -v 10000\n" +
+			"CIB_file=/tmp/m3.xml crm_attribute -N n2 -n master-pbx-drbd -l reboot -v 10000\n"
+	}
+	script := `set -e
+cd /tmp
+cp s3.xml m0.xml
+for i in 1 2 3; do
+	echo "== failure $i"
+	crm_simulate -x m$((i-1)).xml -i pbx-asterisk_monitor_30000@` + active + `=1 -S -O m$i-a.xml | sed -n '/^Transition Summary/,/^Executing/p'
+	crm_simulate -x m$i-a.xml -S -O m$i.xml >/dev/null
+	echo "== after failure $i"
+	CIB_file=/tmp/m$i.xml crm_mon -1 -r --output-as=xml
+done
+` + drbdScores + `echo '== expired'
+crm_simulate -x m3.xml -t "$(date -u -d '+11 min' '+%Y-%m-%d %H:%M:%SZ')" -S | sed -n '/^Transition Summary/,/^Executing/p'
+for m in 5 11; do
+	echo "== scores after $m min"
+	crm_simulate -x m3.xml -t "$(date -u -d "+$m min" '+%Y-%m-%d %H:%M:%SZ')" -s | grep 'group.*: pbx-asterisk allocation score on ` + active + `:' || true
+done
+`
+	out := root.Run(t, "sh", "-c", script)
+	defer func() {
+		if t.Failed() || os.Getenv("GOCF_VERBOSE") != "" {
+			t.Logf("failures of the SIP monitor:\n%s", out)
+		}
+	}()
+	part := func(name string) string {
+		_, s, ok := strings.Cut(out, "== "+name+"\n")
+		if !ok {
+			t.Fatalf("no %q in:\n%s", name, out)
+		}
+		s, _, _ = strings.Cut("\n"+s, "\n== ")
+		return s
+	}
+	for i, want := range []string{active, active, other} {
+		n := strconv.Itoa(i + 1)
+		summary := part("failure " + n)
+		if want == active && !regexp.MustCompile(`\* Recover\s+pbx-asterisk\s+\(\s*`+active+`\s*\)`).MatchString(summary) {
+			t.Errorf("failure %s: want Asterisk recovered on %s:\n%s", n, active, summary)
+		}
+		after := crmMonResources(t, part("after failure "+n))
+		for _, id := range prims {
+			if cloned[id] || id == "fence-sbd" {
+				continue
+			}
+			if on := after.nodes(id, "Started"); strings.Join(on, " ") != want {
+				t.Errorf("after failure %s of the SIP monitor: %s on %v, want %s", n, id, on, want)
+			}
+		}
+		if ex.drbd {
+			if on := after.nodes("pbx-drbd", "Promoted"); strings.Join(on, " ") != want {
+				t.Errorf("after failure %s: DRBD promoted on %v, want %s", n, on, want)
+			}
+		}
+	}
+	// The failures keep Asterisk off the node for failure-timeout, then
+	// no longer (the group's score: the member's own stays -INFINITY
+	// while it is colocated with the address on the other node).
+	if sc := part("scores after 5 min"); !strings.Contains(sc, "-INFINITY") {
+		t.Errorf("5 minutes after the failures, Asterisk may run on %s again:\n%s", active, sc)
+	}
+	if sc := part("scores after 11 min"); strings.TrimSpace(sc) == "" || strings.Contains(sc, "-INFINITY") {
+		t.Errorf("11 minutes after the failures, Asterisk is still kept off %s:\n%s", active, sc)
+	}
+	if expired := part("expired"); regexp.MustCompile(`\* (Start|Stop|Promote|Demote|Move|Recover|Migrate)`).MatchString(expired) {
+		t.Errorf("once the failures expired, the PBX does not stay on %s:\n%s", other, expired)
 	}
 }
 

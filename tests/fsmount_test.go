@@ -657,3 +657,76 @@ func TestFsmountReloadAgent(t *testing.T) {
 	a.Expect(t, 0, "monitor", recurring)
 	a.Expect(t, 0, "stop")
 }
+
+// TestFsmountFull: issue 16, fault 7. A full filesystem is degraded (190,
+// with the reason), never failed: a restart or a move would not free a
+// byte (DRBD or the shared disk gives the other node the same full
+// filesystem), so failing would only move the PBX round the nodes. Filled
+// by Asterisk's user, root's reserved blocks still take the status file,
+// and the monitor still reports it full; filled by root, the status file
+// write fails with ENOSPC. Emptied, it is healthy again; remounted
+// read-only (fault 6) it fails.
+func TestFsmountFull(t *testing.T) {
+	lab.RequireTool(t, "setpriv")
+	for _, fs := range []struct{ fstype, options string }{{"ext4", ""}, {"tmpfs", "size=2m"}} {
+		t.Run(fs.fstype, func(t *testing.T) {
+			l := newFsLab(t)
+			mnt := l.path("mnt")
+			params := map[string]string{"directory": mnt, "fstype": fs.fstype, "options": fs.options}
+			if fs.fstype == "tmpfs" {
+				params["device"] = "gocf-full"
+			} else {
+				params["device"] = lab.NewLoop(t, fs.fstype, 32).Dev
+			}
+			a := l.agent(params)
+			deep := []string{recurring, "OCF_CHECK_LEVEL=20", "OCF_RESKEY_CRM_meta_on_node=node1"}
+			a.Expect(t, 0, "start")
+			a.Expect(t, 0, "monitor", deep...)
+
+			// Asterisk's user (nobody here) fills it: ext4 keeps its
+			// reserved blocks for uid 0 (resuid), not for a capability.
+			for _, d := range []string{l.dir, filepath.Dir(l.dir)} {
+				if err := os.Chmod(d, 0o711); err != nil {
+					t.Fatal(err)
+				}
+			}
+			l.ns.Run(t, "install", "-d", "-o", "65534", "-g", "65534", mnt+"/user")
+			out := l.ns.Run(t, "sh", "-c", `setpriv --reuid=65534 --regid=65534 --clear-groups dd if=/dev/zero of="$1/user/fill" bs=4k 2>&1; true`, "sh", mnt)
+			if !strings.Contains(out, "No space left on device") {
+				t.Fatalf("filling as a user: %s", out)
+			}
+			r := a.Expect(t, 190, "monitor", deep...)
+			reason := strings.TrimSpace(r.ExitReasons()[0])
+			if !strings.HasPrefix(reason, mnt+" is full (") || !strings.Contains(reason, "free), still readable") {
+				t.Errorf("reason %q", reason)
+			}
+			if fs.fstype == "ext4" && !strings.Contains(r.Stderr, "only root's reserved blocks are left") {
+				t.Errorf("want the reserved blocks named:\n%s", r.Stderr)
+			}
+			// Root fills the rest: the status file itself finds no room.
+			out = l.ns.Run(t, "sh", "-c", `dd if=/dev/zero of="$1/root-fill" bs=4k 2>&1; true`, "sh", mnt)
+			if !strings.Contains(out, "No space left on device") {
+				t.Fatalf("filling as root: %s", out)
+			}
+			r = a.Expect(t, 190, "monitor", deep...)
+			if !strings.Contains(r.Stderr, "no space left on device") || !strings.Contains(r.ExitReasons()[0], "0 B free") {
+				t.Errorf("want ENOSPC in the log and nothing free in the reason:\n%s", r.Stderr)
+			}
+			// The shallower depths and a probe write nothing: running.
+			a.Expect(t, 0, "monitor", recurring, "OCF_CHECK_LEVEL=10")
+			a.Expect(t, 0, "monitor", "OCF_CHECK_LEVEL=20")
+			if out := l.ns.Run(t, "ls", "-A", mnt+"/.Filesystem_status"); out != "" {
+				t.Errorf("status files left behind: %q", out)
+			}
+			// Read-only is still a failure, full or not.
+			l.ns.Run(t, "mount", "-o", "remount,ro", mnt)
+			if r := a.Expect(t, 1, "monitor", deep...); !strings.Contains(r.ExitReasons()[0], "read-only") {
+				t.Errorf("read-only: %q", r.ExitReasons())
+			}
+			l.ns.Run(t, "mount", "-o", "remount,rw", mnt)
+			l.ns.Run(t, "rm", "-r", mnt+"/user", mnt+"/root-fill")
+			a.Expect(t, 0, "monitor", deep...)
+			a.Expect(t, 0, "stop")
+		})
+	}
+}

@@ -267,17 +267,26 @@ func (n *node) ready(ctx context.Context, r *ocf.Request, pid int, created <-cha
 		}
 	}
 	if n.sipURI != "" {
+		// Until an answer that says the SIP stack takes calls: none, or
+		// one that cannot (5xx, see SIPAnswer.TakesCalls), is waited out.
+		var last *SIPAnswer
 		for {
 			sctx, cancel := bounded(ctx, 2*time.Second)
-			_, err := n.t.SIP(sctx, n.sipURI)
+			ans, err := n.t.SIP(sctx, n.sipURI)
 			cancel()
-			if err == nil {
+			if err == nil && ans.TakesCalls() {
 				break
+			}
+			if err == nil {
+				last = &ans
 			}
 			select {
 			case e := <-exited:
 				return died(e)
 			case <-ctx.Done():
+				if last != nil {
+					return r.Fail(ocf.ErrGeneric, "SIP cannot take calls at the start timeout: %s answered %s", n.sipURI, last.Status())
+				}
 				return r.Fail(ocf.ErrGeneric, "Asterisk booted but %s did not answer SIP OPTIONS within the start timeout", n.sipURI)
 			case <-time.After(100 * time.Millisecond):
 			}
@@ -357,11 +366,16 @@ func (a *agent) monitor(ctx context.Context, r *ocf.Request) ocf.Status {
 		}
 	}
 	if r.Depth >= n.sipDepth && n.sipURI != "" {
-		code, err := n.t.SIP(ctx, n.sipURI)
+		ans, err := n.t.SIP(ctx, n.sipURI)
 		if err != nil {
 			return r.Fail(ocf.ErrGeneric, "no SIP answer from %s: %v", n.sipURI, err)
 		}
-		r.Log.Debugf("SIP OPTIONS %s: %d", n.sipURI, code)
+		if !ans.TakesCalls() {
+			// The process and its control socket live, its SIP stack
+			// does not: a restart, or else a move, is the cure.
+			return r.Fail(ocf.ErrGeneric, "SIP cannot take calls: %s answered OPTIONS with %s", n.sipURI, ans.Status())
+		}
+		r.Log.Debugf("SIP OPTIONS %s: %s", n.sipURI, ans.Status())
 	}
 	return status
 }

@@ -39,19 +39,24 @@ type memAsterisk struct {
 	deaf       bool          // ignores core stop and SIGTERM
 	undying    bool          // survives even SIGKILL
 	sipErr     error         // SIP never answers
+	sipAnswer  string        // the recording of testdata/sip it answers (options-200.txt if empty)
 	sipCalls   int
 }
 
 func (m *memAsterisk) tools() Tools {
 	return Tools{Proc: m, Console: func(string) Console { return m }, ARI: ariInfo,
-		SIP: func(ctx context.Context, uri string) (int, error) {
+		SIP: func(ctx context.Context, uri string) (SIPAnswer, error) {
 			m.mu.Lock()
 			defer m.mu.Unlock()
 			m.sipCalls++
 			if m.sipErr != nil {
-				return 0, m.sipErr
+				return SIPAnswer{}, m.sipErr
 			}
-			return 200, nil
+			name := m.sipAnswer
+			if name == "" {
+				name = "options-200.txt"
+			}
+			return recordedSIP(name), nil
 		}}
 }
 
@@ -268,6 +273,16 @@ func TestStartFailures(t *testing.T) {
 	if r := n.expect(t, ocf.ErrGeneric, "start", "OCF_RESKEY_CRM_meta_timeout=1500", "OCF_RESKEY_monitor_sipuri=sip:monitor@127.0.0.1:5060"); !strings.Contains(r, "did not answer SIP OPTIONS") {
 		t.Errorf("%q", r)
 	}
+	// Start waits for an answer that takes calls: a 500 is waited out
+	// until the timeout and then quoted.
+	n = newMem(t)
+	n.m.sipAnswer = "options-500.txt"
+	if r := n.expect(t, ocf.ErrGeneric, "start", "OCF_RESKEY_CRM_meta_timeout=2500", "OCF_RESKEY_monitor_sipuri=sip:monitor@127.0.0.1:5060"); r != `SIP cannot take calls at the start timeout: sip:monitor@127.0.0.1:5060 answered "500 Server Internal Error"` {
+		t.Errorf("%q", r)
+	}
+	if n.m.sipCalls < 2 {
+		t.Errorf("start asked SIP %d times: it does not wait", n.m.sipCalls)
+	}
 	n = newMem(t)
 	if r := n.expect(t, ocf.ErrInstalled, "start", "OCF_RESKEY_binary=/nonexistent/asterisk"); !strings.Contains(r, "not found") {
 		t.Errorf("%q", r)
@@ -310,6 +325,16 @@ func TestMonitorDepths(t *testing.T) {
 		t.Errorf("%q", r)
 	}
 	n.m.sipErr = nil
+	// The SIP stack dead while the process and its control socket live:
+	// Asterisk 22's recorded 500 to every request once its endpoint
+	// identifier modules are unloaded. Only the SIP check sees it.
+	n.m.sipAnswer = "options-500.txt"
+	if r := n.expect(t, ocf.ErrGeneric, "monitor", sip...); r != `SIP cannot take calls: sip:monitor@127.0.0.1:5060 answered OPTIONS with "500 Server Internal Error"` {
+		t.Errorf("%q", r)
+	}
+	n.expect(t, ocf.Success, "monitor", append(sip, "OCF_RESKEY_sip_check_depth=20", "OCF_CHECK_LEVEL=10")...)
+	n.expect(t, ocf.ErrGeneric, "monitor", append(sip, "OCF_RESKEY_sip_check_depth=20", "OCF_CHECK_LEVEL=20")...)
+	n.m.sipAnswer = ""
 
 	// An unknown command, and a known one with a wrong argument (its usage).
 	for _, name := range []string{"unknown.out", "usage.out"} {

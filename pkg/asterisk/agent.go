@@ -28,8 +28,8 @@ the control socket (a frozen Asterisk fails within the timeout); depth 10
 also asks the Asterisk REST Interface when ari_url is set (failure there is
 reported as degraded, 190: calls still work). With monitor_sipuri set,
 every monitor also sends a SIP OPTIONS request there and wants a final
-answer, as ocf:heartbeat:asterisk does; sip_check_depth=20 keeps that to
-the depth 20 monitor. Stop first
+answer that is not a server failure (5xx), as ocf:heartbeat:asterisk wants
+an answer; sip_check_depth=20 keeps that to the depth 20 monitor. Stop first
 stops taking new calls and lets active calls end for up to
 call_drain_timeout seconds, then stops Asterisk, then terminates and kills
 what remains of this instance; it succeeds only when nothing of it runs.
@@ -71,7 +71,7 @@ var params = []ocf.Param{
 	{Name: "maxfiles", Type: ocf.Integer, Default: "8192", Bounds: &ocf.Range{Min: 64, Max: 1 << 20},
 		Short: "Open files limit", Long: `The open files limit Asterisk starts with (RLIMIT_NOFILE).`},
 	{Name: "monitor_sipuri", Type: ocf.String, Reloadable: true,
-		Short: "SIP URI to check when monitoring", Long: `A SIP URI (sip:monitor@198.51.100.100:5060) the monitor sends an OPTIONS request to; any final answer counts, none fails the monitor. Start also waits for an answer. Empty: no SIP check.`},
+		Short: "SIP URI to check when monitoring", Long: `A SIP URI (sip:monitor@198.51.100.100:5060) the monitor sends an OPTIONS request to. No final answer, or a 5xx one (Server Failure), fails the monitor (1): then the SIP stack cannot take calls, as when Asterisk answers every request with 500 Server Internal Error after its pjsip endpoint identifier modules were unloaded, or 503 while it shuts down. Any other final answer counts: 404, 401, 403 and 407 are what a working Asterisk answers an unknown or unauthenticated caller, and a 6xx is a decision of the configuration, which neither a restart nor a move changes. Start also waits for an answer that counts. Empty: no SIP check.`},
 	{Name: "sip_check_depth", Type: ocf.Integer, Reloadable: true, Default: "0", Bounds: &ocf.Range{Min: 0, Max: 20},
 		Short: "Monitor depth of the SIP check", Long: `The SIP check runs in monitors whose OCF_CHECK_LEVEL is at least this. 0 checks at every monitor, as ocf:heartbeat:asterisk does; 20 keeps it to a slower OCF_CHECK_LEVEL=20 monitor, so the frequent monitor stays on the control socket.`},
 	{Name: "ari_url", Type: ocf.String, Reloadable: true,

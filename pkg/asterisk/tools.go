@@ -58,8 +58,8 @@ type Tools struct {
 	Console func(path string) Console
 	// ARI returns the version /asterisk/info reports.
 	ARI func(ctx context.Context, url, user, password string) (string, error)
-	// SIP sends OPTIONS to uri and returns the final answer's status code.
-	SIP func(ctx context.Context, uri string) (int, error)
+	// SIP sends OPTIONS to uri and returns the final answer.
+	SIP func(ctx context.Context, uri string) (SIPAnswer, error)
 }
 
 func execTools() Tools {

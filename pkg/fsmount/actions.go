@@ -384,9 +384,28 @@ func (a *agent) monitor(ctx context.Context, r *ocf.Request) ocf.Status {
 			return r.Fail(ocf.ErrGeneric, "%s is mounted read-only but configured read-write", dir)
 		}
 		if !r.IsProbe() {
-			_, err := a.n.child.Run(ctx, "status", m.Mountpoint, strconv.Itoa(m.ID), devOf(m), c.statusRel, a.nodeName(r))
+			res, err := a.n.child.Run(ctx, "status", m.Mountpoint, strconv.Itoa(m.ID), devOf(m), c.statusRel, a.nodeName(r))
 			if err != nil {
 				return r.Fail(ocf.ErrGeneric, "status file on %s: %v%s", dir, err, hangHint(err, "frozen filesystem or hung I/O"))
+			}
+			// A full filesystem (the status file could not be written
+			// for want of space, inodes or quota, or only into root's
+			// reserved blocks, while the filesystem still reads) is
+			// degraded (190), not failed. A failure would recover by
+			// stop and start here, then by a move, and neither frees a
+			// byte: a replicated or shared filesystem is as full on the
+			// other node, so the resource would go round the nodes until
+			// migration-threshold banned it everywhere, and a PBX whose
+			// calls still go through (only what it writes, recordings,
+			// voicemail, CDRs, fails) would end stopped. Degraded shows
+			// the state and its reason in crm_mon at every depth 20
+			// monitor and leaves the PBX running for a human to free
+			// space. A read-only remount still fails (above), as does a
+			// full filesystem that no longer reads.
+			if full, ok := strings.CutPrefix(res, "full "); ok {
+				full, detail, _ := strings.Cut(full, "; ")
+				r.Log.Warnf("%s is full (%s): %s", dir, full, detail)
+				return r.Fail(ocf.Degraded, "%s is full (%s), still readable: free space; restart or move would not help", dir, full)
 			}
 		}
 	}

@@ -30,7 +30,10 @@ monitor reads /proc/self/mountinfo and never stats into the mount, so a dead
 NFS server cannot hang it; depth 10 reads the device with O_DIRECT, depth
 20 writes and reads back a status file of its own with O_DIRECT|O_SYNC, in a
 child process it abandons at the deadline, so a frozen filesystem or a dead
-device cannot hold it past its timeout. Stop unmounts
+device cannot hold it past its timeout. A full filesystem that still reads
+(no room for the status file, or only root's reserved blocks left) is
+reported as degraded (190) with the reason, not as failed: a restart or a
+move would not free space, the other node sees the same filesystem. Stop unmounts
 submounts deepest first, then finds the processes holding the mount by
 walking /proc (cwd, root, exe, open files, memory maps, by path below the
 mount point, so users of a bind mount's source are left alone), signals

@@ -96,7 +96,7 @@ func runIOHelper(_ context.Context, args []string, _ *ocf.Logger) ocf.Status {
 		fmt.Printf("err %s\n", strings.Join(strings.Fields(err.Error()), " "))
 		return ocf.ErrGeneric
 	}
-	fmt.Printf("ok %s\n", res)
+	fmt.Printf("ok %s\n", strings.Join(strings.Fields(res), " "))
 	return ocf.Success
 }
 
@@ -115,7 +115,7 @@ func ioOp(args []string) (string, error) {
 	case "probe":
 		return probeDevice(args[0], args[1])
 	case "status":
-		return "", statusFile(args[0], args[1], args[2], args[3], args[4])
+		return statusFile(args[0], args[1], args[2], args[3], args[4])
 	default:
 		return thaw(args[0], args[1], args[2])
 	}

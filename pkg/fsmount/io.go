@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"strconv"
@@ -148,14 +149,89 @@ func mountOf(fd int) (uint64, uint64, error) {
 	return id, unix.Mkdev(stx.Dev_major, stx.Dev_minor), nil
 }
 
-// statusFile writes and reads back a status file in the mount at dir.
-func statusFile(dir, mntID, dev, rel, name string) error {
+// statusFile writes and reads back a status file in the mount at dir. It
+// answers "" when that worked and the filesystem has room, and "full
+// <usage>[; <what failed>]" when the filesystem is full but still reads:
+// the write failed for want of space, inodes or quota (ENOSPC, EDQUOT)
+// and the root directory still lists, or the write worked only because
+// root may use the blocks reserved for it (less than userSlack is left
+// for Asterisk's user). Any other failure is an error.
+func statusFile(dir, mntID, dev, rel, name string) (string, error) {
 	root, err := openMountRoot(dir, mntID, dev)
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer unix.Close(root)
-	return writeStatus(root, rel, name)
+	werr := writeStatus(root, rel, name)
+	if werr != nil && !isFull(werr) {
+		return "", werr
+	}
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(root, &st); err != nil {
+		return "", errors.Join(werr, fmt.Errorf("statfs: %w", err))
+	}
+	if werr != nil {
+		if err := readDir(root); err != nil {
+			return "", fmt.Errorf("%v, and reading its root directory fails: %w", werr, err)
+		}
+		return "full " + usage(st) + "; " + werr.Error(), nil
+	}
+	if st.Blocks > 0 && st.Bavail*uint64(st.Bsize) < userSlack {
+		return "full " + usage(st) + "; only root's reserved blocks are left", nil
+	}
+	return "", nil
+}
+
+// userSlack is the space (available to others than root) below which a
+// filesystem is full: ext4 refuses a user's writes while statfs still
+// shows a few blocks available (3 of 1 KiB on a 32 MiB filesystem here;
+// it keeps them for the metadata of delayed allocation), so none is never
+// reached.
+const userSlack = 64 << 10
+
+// isFull tells a write refused for want of space, inodes or quota.
+func isFull(err error) bool { return errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EDQUOT) }
+
+// readDir reads the whole directory fd, from its start.
+func readDir(fd int) error {
+	if _, err := unix.Seek(fd, 0, io.SeekStart); err != nil {
+		return err
+	}
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := unix.Getdents(fd, buf)
+		if err != nil || n == 0 {
+			return err
+		}
+	}
+}
+
+// usage says how full a filesystem is, for the exit reason.
+func usage(st unix.Statfs_t) string {
+	if st.Files > 0 && st.Ffree == 0 {
+		return fmt.Sprintf("no inode free of %d", st.Files)
+	}
+	// As df's Use%: of what users could have, rounded up.
+	used, pct := st.Blocks-st.Bfree, uint64(100)
+	if used+st.Bavail > 0 {
+		pct = (used*100 + used + st.Bavail - 1) / (used + st.Bavail)
+	}
+	bs := uint64(st.Bsize)
+	return fmt.Sprintf("%d%% of %s used, %s free", pct, bytesIEC(st.Blocks*bs), bytesIEC(st.Bavail*bs))
+}
+
+// bytesIEC writes n bytes in binary units, one decimal from KiB on.
+func bytesIEC(n uint64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	v, i := float64(n), -1
+	for v >= unit && i < 5 {
+		v /= unit
+		i++
+	}
+	return fmt.Sprintf("%.1f %ciB", v, "KMGTPE"[i])
 }
 
 // writeStatus writes a block naming this node, this run and the time to a
@@ -230,7 +306,7 @@ func writeStatus(root int, rel, name string) error {
 	copy(buf, fmt.Sprintf("%s %s\n", file, time.Now().UTC().Format(time.RFC3339Nano)))
 	want := bytes.Clone(buf)
 	if n, err := unix.Pwrite(fd, buf, 0); err != nil || n != blockSize {
-		return fmt.Errorf("writing %s: %v", shown, orShort(explain(err), n))
+		return fmt.Errorf("writing %s: %w", shown, orShort(explain(err), n))
 	}
 	if err := unix.Fsync(fd); err != nil {
 		return fmt.Errorf("syncing %s: %w", shown, explain(err))

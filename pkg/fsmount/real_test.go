@@ -3,6 +3,7 @@ package fsmount
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -285,4 +286,29 @@ func TestSmallHelpers(t *testing.T) {
 func prepareReq(t *testing.T, action string) (*ocf.Request, []error) {
 	t.Helper()
 	return ocf.Prepare(Agent(), action, []string{"OCF_RESKEY_device=/dev/sdb1", "OCF_RESKEY_directory=/srv/data", "OCF_RESKEY_fstype=ext4"})
+}
+
+// What a full filesystem's exit reason says, from statfs as df reads it.
+func TestUsage(t *testing.T) {
+	for _, c := range []struct {
+		st   unix.Statfs_t
+		want string
+	}{
+		// ext4, 32 MiB, 1 KiB blocks, filled by a user: 3 blocks left.
+		{unix.Statfs_t{Bsize: 1024, Blocks: 25844, Bfree: 2296, Bavail: 3, Files: 8192, Ffree: 8180}, "100% of 25.2 MiB used, 3.0 KiB free"},
+		{unix.Statfs_t{Bsize: 4096, Blocks: 512, Bfree: 0, Bavail: 0, Files: 100, Ffree: 90}, "100% of 2.0 MiB used, 0 B free"},
+		{unix.Statfs_t{Bsize: 4096, Blocks: 1000, Bfree: 500, Bavail: 500, Files: 100, Ffree: 0}, "no inode free of 100"},
+		{unix.Statfs_t{Bsize: 4096, Blocks: 1 << 20, Bfree: 1 << 19, Bavail: 1 << 19}, "50% of 4.0 GiB used, 2.0 GiB free"},
+		{unix.Statfs_t{Bsize: 4096}, "100% of 0 B used, 0 B free"},
+	} {
+		if got := usage(c.st); got != c.want {
+			t.Errorf("%+v: %q, want %q", c.st, got, c.want)
+		}
+	}
+	for err, want := range map[error]bool{unix.ENOSPC: true, unix.EDQUOT: true, unix.EROFS: false, unix.EIO: false,
+		fmt.Errorf("writing x: %w", unix.ENOSPC): true} {
+		if isFull(err) != want {
+			t.Errorf("isFull(%v) = %v", err, !want)
+		}
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -148,6 +149,9 @@ type Agent struct {
 	Instance string
 	Params   map[string]string
 	Env      []string
+	// Enter, when set, is the command prefix that puts the agent where it
+	// runs (nsenter into a chroot's namespaces); Bin is a path there.
+	Enter []string
 }
 
 // Do runs one action, bounded in time.
@@ -161,6 +165,9 @@ func (a *Agent) Do(t testing.TB, action string, env ...string) Result {
 	}
 	if a.MountNS != nil {
 		args = append(a.MountNS.Prefix(), args...)
+	}
+	if a.Enter != nil {
+		args = append(slices.Clone(a.Enter), args...)
 	}
 	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
 	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "OCF_ROOT=/usr/lib/ocf", "OCF_RESOURCE_INSTANCE=" + a.Instance}

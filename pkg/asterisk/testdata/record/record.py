@@ -75,20 +75,20 @@ def http(auth, timeout=5.0):
     return data
 
 
-def sip_options(port=5060):
+def sip_options(port=5060, tag="gocfrec1"):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind(("127.0.0.1", 0))
     me = s.getsockname()[1]
     req = ("OPTIONS sip:monitor@127.0.0.1:%d SIP/2.0\r\n"
-           "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK-gocfrec1;rport\r\n"
+           "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK-%s;rport\r\n"
            "Max-Forwards: 70\r\n"
-           "From: <sip:rec@127.0.0.1:%d>;tag=gocfrec1\r\n"
+           "From: <sip:rec@127.0.0.1:%d>;tag=%s\r\n"
            "To: <sip:monitor@127.0.0.1:%d>\r\n"
-           "Call-ID: gocfrec1@127.0.0.1\r\n"
+           "Call-ID: %s@127.0.0.1\r\n"
            "CSeq: 1 OPTIONS\r\n"
            "Contact: <sip:rec@127.0.0.1:%d>\r\n"
            "User-Agent: gocf-recorder\r\n"
-           "Content-Length: 0\r\n\r\n") % (port, me, me, port, me)
+           "Content-Length: 0\r\n\r\n") % (port, me, tag, me, tag, port, tag, me)
     s.settimeout(5)
     s.sendto(req.encode(), ("127.0.0.1", port))
     out = b""
@@ -166,6 +166,18 @@ def main():
         req, ans = sip_options()
         save("sip-options-request.txt", req)
         save("sip-options-answer.txt", ans)
+        # The SIP stack dead while the process and its control socket
+        # live (issue 16, fault 3): without the endpoint identifiers pjsip
+        # answers every request with 500; loaded again, 200.
+        for i, (cmd, name) in enumerate([
+                ("module unload res_pjsip_endpoint_identifier_anonymous.so", "noanon"),
+                ("module unload res_pjsip_endpoint_identifier_ip.so", "noident"),
+                ("module load res_pjsip_endpoint_identifier_ip.so", None),
+                ("module load res_pjsip_endpoint_identifier_anonymous.so", "reloaded")]):
+            save("module-%d.bin" % i, ctl(cmd))
+            if name:
+                req, ans = sip_options(tag="gocfrec-" + name)
+                save("sip-options-%s-answer.txt" % name, ans)
         save("channel_originate.bin", ctl("channel originate Local/hold@test application Wait 4"))
         time.sleep(1)
         save("core_show_channels_count-call.bin", ctl("core show channels count"))
