@@ -10,14 +10,19 @@ import (
 	"time"
 )
 
-// DRBDResource is the DRBD 8.4 resource r0 on the VMs' second disk, replicating over the ring.
-func DRBDResource(nodes []string) string {
+// DRBDResource is the DRBD 8.4 resource r0 on the VMs' second disk, replicating over the ring,
+// with fencing as crm-examples/r0.res has it (8.4 syntax): resource-and-stonith and the
+// fence-peer handler named by handler ("linbit": drbd-utils' crm-fence-peer.sh; else gocf's).
+func DRBDResource(nodes []string, handler string) string {
 	var sb strings.Builder
 	sb.WriteString("resource r0 {\n  protocol C;\n  device /dev/drbd0;\n  disk /dev/vdb;\n  meta-disk internal;\n")
-	sb.WriteString("  disk { c-plan-ahead 0; resync-rate 100M; }\n")
+	sb.WriteString("  disk { c-plan-ahead 0; resync-rate 100M; fencing resource-and-stonith; }\n")
 	// Two Primaries apart (a cut-off node that has not stopped yet, a survivor promoted) both
 	// start a new data generation; on reconnect the one that is no longer Primary gives way.
+	// Fencing should keep that from happening; these stay as the examples' safety net.
 	sb.WriteString("  net { after-sb-0pri discard-zero-changes; after-sb-1pri discard-secondary; after-sb-2pri disconnect; }\n")
+	fence, unfence := FencePeerHandlers(handler)
+	fmt.Fprintf(&sb, "  handlers { fence-peer \"%s\"; after-resync-target \"%s\"; }\n", fence, unfence)
 	for _, n := range nodes {
 		fmt.Fprintf(&sb, "  on %s { address %s:7789; }\n", n, RingIP(n))
 	}
@@ -25,11 +30,20 @@ func DRBDResource(nodes []string) string {
 	return sb.String()
 }
 
+// FencePeerHandlers returns DRBD 8.4's fence-peer and after-resync-target commands of gocf's
+// handler or, for "linbit", of drbd-utils' scripts.
+func FencePeerHandlers(handler string) (fence, unfence string) {
+	if handler == "linbit" {
+		return "/usr/lib/drbd/crm-fence-peer.sh", "/usr/lib/drbd/crm-unfence-peer.sh"
+	}
+	return "/usr/lib/gocf/drbd-fence fence-peer", "/usr/lib/gocf/drbd-fence unfence-peer"
+}
+
 // DRBDInit configures r0 on every node, connects it, makes the first node primary and makes an
 // ext4 file system on it. The first node stays primary. The backing disks are new (all
 // zeroes on both sides), so the initial sync is skipped (new-current-uuid --clear-bitmap).
 func (b *Bed) DRBDInit() error {
-	res := DRBDResource(b.st.Nodes)
+	res := DRBDResource(b.st.Nodes, b.st.FencePeer)
 	for _, n := range b.st.Nodes {
 		if _, err := b.Exec(n, 60*time.Second, []byte(res), "/bin/bash", "-c",
 			"modprobe drbd && cat > /etc/drbd.d/r0.res && drbdadm create-md --force r0 </dev/null >/dev/null 2>&1 && drbdadm up r0 && sync"); err != nil {
@@ -318,14 +332,14 @@ func (b *Bed) WaitSettled(n string, timeout time.Duration) error {
 }
 
 // CrmLoad loads a crm shell configuration (update) on node n. In ns mode the examples'
-// fence-sbd device gives way to the bed's fence-bed (WithBedFencing); in vm mode, which has
-// no fence device yet, the examples' fencing is dropped (WithoutFencing).
+// fence-sbd device gives way to the bed's fence-bed (WithBedFencing); in vm mode it stays,
+// on the bed's shared SBD disk (WithVMFencing).
 func (b *Bed) CrmLoad(n, config string) error {
 	switch {
 	case b.st.Mode == "ns" && b.st.Fencer != nil:
 		config = WithBedFencing(config)
 	case b.st.Mode == "vm":
-		config = WithoutFencing(config)
+		config = WithVMFencing(config)
 	}
 	out, err := b.Exec(n, 120*time.Second, []byte(config), "/bin/bash", "-c",
 		"cat > /tmp/gtb.crm && crm -F configure load update /tmp/gtb.crm")

@@ -365,13 +365,6 @@ const sbdDevice = "fence-sbd"
 // fence-bed device is configured already. A configuration without them is returned as is.
 func WithBedFencing(crm string) string { return dropFencing(crm, "stonith-watchdog-timeout") }
 
-// WithoutFencing is WithBedFencing for a vm-mode bed, which has no fence device yet (SBD in
-// the VMs is still to come): stonith-enabled=true goes too, leaving the bed's seeded false,
-// since fencing enabled without a device would keep every resource from starting.
-func WithoutFencing(crm string) string {
-	return dropFencing(crm, "stonith-watchdog-timeout", "stonith-enabled", "stonith-timeout", "priority-fencing-delay")
-}
-
 // dropFencing drops the statements about fence-sbd and the named cluster properties.
 func dropFencing(crm string, props ...string) string {
 	var out []string

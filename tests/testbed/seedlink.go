@@ -3,6 +3,7 @@ package testbed
 import (
 	"encoding/xml"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -79,7 +80,11 @@ func (p *SeedPlan) runLink(t *SeedTest) error {
 		return err
 	}
 	other := p.other(active)
-	t.From, t.Faulted = active, active
+	victim := active
+	if t.Passive {
+		victim = other
+	}
+	t.From = active
 	var sbBefore map[string]kernelLog
 	if p.drbd {
 		if err := p.waitSynced(active); err != nil {
@@ -91,12 +96,19 @@ func (p *SeedPlan) runLink(t *SeedTest) error {
 		return err
 	}
 	which := map[string]string{"cable-lan": LinkLAN, "cable-all": LinkAll, "cable-ring": LinkRing}[t.Kind]
-	t.Faulted = active + " " + which
-	if err := b.CableLink(active, which, false); err != nil {
+	t.Faulted = victim + " " + which
+	var exited func() time.Time
+	var survivorClock float64
+	if b.st.Mode == "vm" && t.Kind == "cable-all" {
+		survivorClock = b.uptime(other)
+		// SBD's reset ends the victim's qemu (-no-reboot): that is its power-off
+		exited = b.watchExit(victim, p.timeout)
+	}
+	if err := b.CableLink(victim, which, false); err != nil {
 		return err
 	}
 	mark := b.LastFault()
-	b.logf("seed plan %s: %s cable(s) of %s pulled", t.ID, which, active)
+	b.logf("seed plan %s: %s cable(s) of %s pulled", t.ID, which, victim)
 
 	// where the PBX must be afterwards
 	var to string
@@ -104,10 +116,10 @@ func (p *SeedPlan) runLink(t *SeedTest) error {
 		// Watch long enough for corosync to notice the link (knet) and for a monitor round
 		// of every resource: the membership must not change and the PBX must not move.
 		if !Poll(15*time.Second, 500*time.Millisecond, func() bool {
-			out, _ := b.Exec(active, 10*time.Second, nil, "corosync-cfgtool", "-s")
+			out, _ := b.Exec(victim, 10*time.Second, nil, "corosync-cfgtool", "-s")
 			return strings.Count(out, "disconnected") > 0
 		}) {
-			return fmt.Errorf("corosync on %s did not see its ring link down", active)
+			return fmt.Errorf("corosync on %s did not see its ring link down", victim)
 		}
 		time.Sleep(12 * time.Second)
 		to, err = b.WaitResource(p.timeout, SeedPBX)
@@ -138,8 +150,23 @@ func (p *SeedPlan) runLink(t *SeedTest) error {
 		}
 		t.Fencing = "none (membership unchanged)"
 	} else {
-		if err := p.checkFenced(t, active, other, mark); err != nil {
+		if err := p.checkFenced(t, active, other, mark, exited); err != nil {
 			return err
+		}
+		if p.drbd {
+			// the survivor promoted a disconnected DRBD: 8.4 ran its fence-peer handler first
+			out, _ := b.Exec(other, p.cmd, nil, "dmesg")
+			runs := ParseFencePeerRuns(out, survivorClock)
+			if len(runs) == 0 {
+				return fmt.Errorf("no run of DRBD's fence-peer handler on %s after the cut", other)
+			}
+			for _, r := range runs {
+				if r.Exit != 7 && r.Exit != 4 {
+					return fmt.Errorf("DRBD's fence-peer handler on %s: %v (want 7, peer fenced, or 4, peer outdated)", other, r)
+				}
+			}
+			t.FencePeer = fmt.Sprintf("%s handler on %s: %v", b.fencePeerName(), other, runs[len(runs)-1])
+			t.Fencing += "; fence-peer " + t.FencePeer
 		}
 	}
 	if err := p.witness(to, "after-"+t.ID); err != nil {
@@ -153,10 +180,14 @@ func (p *SeedPlan) runLink(t *SeedTest) error {
 		}
 	}
 
-	// back: cables in, the faulted node online (a fenced node was booted by the power switch)
+	// back: cables in, the faulted node online (a fenced ns node was booted by the power
+	// switch; a fenced VM, reset by SBD, is booted here as its BMC would on "reboot")
 	t0 := time.Now()
-	if b.Running(active) {
-		if err := b.CableLink(active, which, true); err != nil {
+	if err := b.CableLink(victim, which, true); err != nil && b.Running(victim) {
+		return err
+	}
+	if b.st.Mode == "vm" && !b.Running(victim) {
+		if err := b.Boot(victim); err != nil {
 			return err
 		}
 	}
@@ -226,15 +257,24 @@ func (p *SeedPlan) runLink(t *SeedTest) error {
 }
 
 // checkFenced: the survivor fenced the cut-off node, and started the PBX only after the
-// fencing was confirmed.
-func (p *SeedPlan) checkFenced(t *SeedTest, victim, survivor string, mark time.Time) error {
+// fencing was confirmed. In ns mode the bed's power switch logged the power-off; in vm mode
+// (SBD) exited tells when the victim's qemu ended.
+func (p *SeedPlan) checkFenced(t *SeedTest, victim, survivor string, mark time.Time, exited func() time.Time) error {
 	b := p.b
 	var ev *FenceEvent
+	if exited != nil {
+		if !Poll(p.timeout, 200*time.Millisecond, func() bool { return !exited().IsZero() }) {
+			return fmt.Errorf("%s was not fenced: its VM still runs %v after the cut", victim, p.timeout)
+		}
+		if !b.Running(survivor) {
+			return fmt.Errorf("the survivor %s is gone too (both fenced?)", survivor)
+		}
+		ev = &FenceEvent{Time: exited(), By: survivor, Action: "reset (SBD)", Node: victim, Result: "off"}
+	}
 	for _, e := range b.FencedSince(mark) {
-		if e.Node == victim && (e.Action == "reboot" || e.Action == "off") && strings.HasPrefix(e.Result, "off") {
+		if ev == nil && e.Node == victim && (e.Action == "reboot" || e.Action == "off") && strings.HasPrefix(e.Result, "off") {
 			e := e
 			ev = &e
-			break
 		}
 	}
 	if ev == nil {
@@ -262,6 +302,11 @@ func (p *SeedPlan) checkFenced(t *SeedTest, victim, survivor string, mark time.T
 	if confirmed.IsZero() {
 		return fmt.Errorf("no successful fencing of %s in %s's stonith history: %+v", victim, survivor, hist)
 	}
+	if exited != nil && confirmed.Before(ev.Time) {
+		// with SBD the confirmation is msgwait after the message: the victim must be gone by then
+		return fmt.Errorf("the fencing of %s was confirmed at +%.2fs, before its VM ended (+%.2fs)",
+			victim, confirmed.Sub(mark).Seconds(), ev.Time.Sub(mark).Seconds())
+	}
 	t.FenceConfirmed = confirmed.Sub(mark)
 	// the survivor's first start of the PBX's file system after the fault
 	var fsStart time.Time
@@ -281,4 +326,72 @@ func (p *SeedPlan) checkFenced(t *SeedTest, victim, survivor string, mark time.T
 	t.Fencing = fmt.Sprintf("%s %s by %s: off +%.2fs, confirmed +%.2fs, pbx-fs start +%.2fs",
 		victim, ev.Action, survivor, t.FenceOff.Seconds(), t.FenceConfirmed.Seconds(), fsStart.Sub(mark).Seconds())
 	return nil
+}
+
+// uptime is node n's /proc/uptime (the clock of its kernel log), 0 if unknown.
+func (b *Bed) uptime(n string) float64 {
+	out, err := b.Exec(n, 30*time.Second, nil, "cat", "/proc/uptime")
+	if err != nil {
+		return 0
+	}
+	var u float64
+	fmt.Sscanf(out, "%f", &u)
+	return u
+}
+
+// HandlerRun is one run of DRBD's fence-peer handler as the kernel logged it.
+type HandlerRun struct {
+	Start, End float64 // kernel log time (s since boot)
+	Exit       int
+	Said       string // DRBD's reading of the exit code
+}
+
+func (h HandlerRun) String() string {
+	return fmt.Sprintf("exit %d (%s) after %.2fs", h.Exit, h.Said, h.End-h.Start)
+}
+
+var (
+	dmesgTime    = regexp.MustCompile(`^\[\s*(\d+\.\d+)\]`)
+	helperCall   = regexp.MustCompile(`helper command: \S+ fence-peer`)
+	helperExit   = regexp.MustCompile(`helper command: \S+ fence-peer .*exit code (\d+)`)
+	helperReturn = regexp.MustCompile(`fence-peer helper returned (\d+) \(([^)]*)\)`)
+)
+
+// ParseFencePeerRuns finds the fence-peer handler's runs after kernel time since in dmesg output.
+func ParseFencePeerRuns(dmesg string, since float64) []HandlerRun {
+	var runs []HandlerRun
+	var cur *HandlerRun
+	for _, l := range strings.Split(dmesg, "\n") {
+		m := dmesgTime.FindStringSubmatch(l)
+		if m == nil {
+			continue
+		}
+		var ts float64
+		fmt.Sscanf(m[1], "%f", &ts)
+		if ts < since {
+			continue
+		}
+		switch {
+		case helperExit.MatchString(l):
+			if cur != nil {
+				cur.End = ts
+				fmt.Sscanf(helperExit.FindStringSubmatch(l)[1], "%d", &cur.Exit)
+			}
+		case helperReturn.MatchString(l):
+			if cur != nil {
+				cur.Said = helperReturn.FindStringSubmatch(l)[2]
+				if cur.End == 0 {
+					cur.End = ts
+				}
+				runs = append(runs, *cur)
+				cur = nil
+			}
+		case helperCall.MatchString(l):
+			cur = &HandlerRun{Start: ts}
+		}
+	}
+	if cur != nil && cur.End > 0 {
+		runs = append(runs, *cur)
+	}
+	return runs
 }

@@ -57,6 +57,8 @@ type Config struct {
 	StateDir  string
 	DataDir   string
 	CacheDir  string
+	// FencePeer is DRBD's fence-peer handler in vm mode: "gocf" (the default) or "linbit".
+	FencePeer string
 	// Asterisk writes a minimal Asterisk config whose SIP transport binds the VIP.
 	Asterisk bool
 	// SharedDisk makes a loop device with an ext4 file system visible in every ns node.
@@ -116,6 +118,8 @@ type State struct {
 	Asterisk bool            `json:"asterisk,omitempty"`
 	QNetd    *Proc           `json:"qnetd,omitempty"`
 	Fencer   *Proc           `json:"fencer,omitempty"` // ns: fence_testbed serve, the power switch
+	// FencePeer: DRBD's fence-peer handler (vm): "gocf" or "linbit"
+	FencePeer string `json:"fence_peer,omitempty"`
 }
 
 // Bed is a test bed, up or down.
@@ -340,7 +344,7 @@ func (b *Bed) Up() error {
 	}
 	b.image = img
 	b.st = State{Mode: b.cfg.Mode, TokenMS: b.cfg.TokenMS, ImageDir: img.Dir, DataDir: b.cfg.DataDir,
-		Outer: map[string]Proc{}, Init: map[string]Proc{}, Asterisk: b.cfg.Asterisk}
+		Outer: map[string]Proc{}, Init: map[string]Proc{}, Asterisk: b.cfg.Asterisk, FencePeer: b.cfg.FencePeer}
 	if b.cfg.AgentsDir != "" {
 		if fi, err := os.Stat(b.cfg.AgentsDir); err == nil && fi.IsDir() {
 			b.st.Agents, _ = filepath.Abs(b.cfg.AgentsDir)
@@ -563,8 +567,8 @@ func (b *Bed) consoleTail(n string, lines int) string {
 // measurement starts from).
 func (b *Bed) LastFault() time.Time { return b.fault }
 
-// cut takes the node's ports (LinkLAN, LinkRing or LinkAll) at the bridges down and records
-// the time.
+// cut takes the node's ports (LinkLAN, LinkRing or LinkAll) at the bridges down (in vm mode
+// the guest's NICs lose carrier too, as with a real cable) and records the time.
 func (b *Bed) cut(n, which string) error {
 	ls, err := links(which)
 	if err != nil {
@@ -573,6 +577,11 @@ func (b *Bed) cut(n, which string) error {
 	for _, l := range ls {
 		if e := ip("-n", SwitchNS, "link", "set", b.port(n, l), "down"); e != nil && err == nil {
 			err = e
+		}
+		if b.st.Mode == "vm" && b.st.Outer[n].Alive() {
+			if e := b.vmSetLink(n, l, false); e != nil && err == nil {
+				err = e
+			}
 		}
 	}
 	b.fault = time.Now()
@@ -595,6 +604,11 @@ func (b *Bed) CableLink(n, which string, up bool) error {
 	for _, l := range ls {
 		if err := ip("-n", SwitchNS, "link", "set", b.port(n, l), "up"); err != nil {
 			return err
+		}
+		if b.st.Mode == "vm" && b.st.Outer[n].Alive() {
+			if err := b.vmSetLink(n, l, true); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

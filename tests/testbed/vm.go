@@ -40,6 +40,9 @@ func Accel() string {
 func (b *Bed) share(n string) string { return filepath.Join(b.nodeDir(n), "share") }
 
 func (b *Bed) vmUp() error {
+	if err := b.sbdCreateImage(); err != nil {
+		return err
+	}
 	for _, n := range b.st.Nodes {
 		if err := b.vmPrepare(n); err != nil {
 			return err
@@ -52,6 +55,9 @@ func (b *Bed) vmUp() error {
 		if err := b.vmWaitReady(n, 600*time.Second); err != nil {
 			return err
 		}
+	}
+	if err := b.sbdInit(b.st.Nodes[0]); err != nil {
+		return err
 	}
 	// start the cluster stack on all VMs at once (each start is slow under TCG)
 	errs := make(chan error, len(b.st.Nodes))
@@ -130,13 +136,17 @@ func (b *Bed) vmStart(n string) error {
 		"-append", "root=/dev/vda rw console=ttyS0 net.ifnames=0 panic=-1 quiet",
 		"-drive", "file="+filepath.Join(d, "root.qcow2")+",if=virtio,format=qcow2,cache=unsafe",
 		"-drive", "file="+filepath.Join(d, "drbd.raw")+",if=virtio,format=raw,cache=writeback",
+	)
+	argv = append(argv, b.sbdQemuArgs()...)
+	argv = append(argv,
 		"-netdev", "tap,id=n0,ifname="+b.portName(n)+",script=no,downscript=no",
 		"-device", "virtio-net-pci,netdev=n0,mac="+mac,
 		"-netdev", "tap,id=n1,ifname="+b.port(n, LinkRing)+",script=no,downscript=no",
 		"-device", "virtio-net-pci,netdev=n1,mac="+ringMAC,
 		"-virtfs", "local,path="+s+",mount_tag=gtb,security_model=none,id=gtb",
 		"-display", "none", "-serial", "file:"+filepath.Join(d, "console.log"),
-		"-monitor", "none", "-no-reboot")
+		"-monitor", "none", "-qmp", "unix:"+filepath.Join(d, "qmp.sock")+",server=on,wait=off", "-no-reboot")
+	_ = os.Remove(filepath.Join(d, "qmp.sock"))
 	logf, err := os.Create(filepath.Join(d, "qemu.out"))
 	if err != nil {
 		return err
@@ -177,6 +187,9 @@ for _ in $(seq 100); do [ -e /sys/class/net/` + RingIface + ` ] && break; sleep 
 ip link set ` + RingIface + ` up
 ip addr replace ` + RingIP(n) + `/24 dev ` + RingIface + `
 install -m 644 /gtb/corosync.conf /etc/corosync/corosync.conf
+# DRBD's fence-peer handler where the package installs it
+if [ -f /gtb/agents/drbd-fence ]; then install -D -m 755 /gtb/agents/drbd-fence /usr/lib/gocf/drbd-fence; fi
+` + sbdNodeScript + `
 # (not when /etc/asterisk has moved to the replicated file system)
 if [ -f /gtb/asterisk-pjsip.conf ] && [ ! -L /etc/asterisk ]; then
   install -o asterisk -g asterisk -m 640 /gtb/asterisk-pjsip.conf /etc/asterisk/pjsip.conf
@@ -185,8 +198,7 @@ fi
 C=/var/lib/pacemaker/cib/cib.xml
 if [ ! -f $C ]; then
   cibadmin --empty > $C
-  CIB_file=$C crm_attribute -t crm_config -n stonith-enabled -v false
-  CIB_file=$C crm_attribute -t crm_config -n dc-deadtime -v 5s
+` + vmCIBSeed() + `  CIB_file=$C crm_attribute -t crm_config -n dc-deadtime -v 5s
   chown hacluster:haclient $C; chmod 600 $C
 fi
 systemctl start corosync

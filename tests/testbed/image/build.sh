@@ -63,7 +63,8 @@ echo '/dev/vda / ext4 defaults,noatime 0 1' > "$R/etc/fstab"
 : > "$R/etc/machine-id"; rm -f "$R/var/lib/dbus/machine-id"
 passwd -R "$R" -d root >/dev/null
 # the cluster (and the tests) start these themselves
-for s in asterisk corosync pacemaker drbd corosync-qdevice corosync-qnetd; do
+# (sbd: vm mode configures and enables it at cluster start; ns nodes have no watchdog)
+for s in asterisk corosync pacemaker drbd corosync-qdevice corosync-qnetd sbd; do
   chroot "$R" systemctl disable "$s" >/dev/null 2>&1 || true
 done
 chroot "$R" systemctl mask asterisk.service >/dev/null 2>&1 || true
@@ -74,7 +75,8 @@ printf 'virtio_blk\nvirtio_net\next4\n' >> "$R/etc/initramfs-tools/modules"
 $CH update-initramfs -u -k all >>"$LOG" 2>&1
 chroot "$R" systemctl mask modprobe@drm.service e2scrub_reap.service e2scrub_all.timer apt-daily.timer \
   apt-daily-upgrade.timer dpkg-db-backup.timer fstrim.timer systemd-tmpfiles-clean.timer >>"$LOG" 2>&1
-printf 'blacklist kvm_amd\nblacklist kvm_intel\nblacklist pcspkr\n' > "$R/etc/modprobe.d/gtb.conf"
+# q35's iTCO watchdog never resets the VM under qemu here: sbd in vm mode uses softdog
+printf 'blacklist kvm_amd\nblacklist kvm_intel\nblacklist pcspkr\nblacklist iTCO_wdt\nblacklist iTCO_vendor_support\n' > "$R/etc/modprobe.d/gtb.conf"
 install -m 755 "$HERE/gtb-agent" "$R/usr/local/sbin/gtb-agent"
 install -m 644 "$HERE/gtb-agent.service" "$R/etc/systemd/system/gtb-agent.service"
 chroot "$R" systemctl enable gtb-agent.service >/dev/null 2>&1

@@ -103,6 +103,7 @@ func runCmd(cfg testbed.Config, cmd string, args []string) error {
 		f.BoolVar(&cfg.Asterisk, "asterisk", false, "install a minimal Asterisk config bound to the VIP")
 		f.BoolVar(&cfg.SharedDisk, "shared-disk", false, "ns: ext4 on a loop device visible in every node")
 		f.BoolVar(&cfg.QDevice, "qdevice", false, "a quorum device (corosync-qnetd in the client namespace) instead of two_node")
+		f.StringVar(&cfg.FencePeer, "fence-peer", "gocf", "vm: DRBD's fence-peer handler, gocf or linbit")
 		_ = f.Parse(args)
 		b, err := testbed.New(cfg)
 		if err != nil {
@@ -142,6 +143,8 @@ func runCmd(cfg testbed.Config, cmd string, args []string) error {
 		f.StringVar(&cfg.AgentsDir, "agents", defaultAgents(), "directory of the gocf agents")
 		crmFile := f.String("crm", "", "crm configuration (default crm-examples/pbx-drbd.crm or pbx-shared.crm)")
 		out := f.String("out", "", "append the result table to this Markdown file")
+		only := f.String("tests", "", "run only these tests (e.g. 2.2,2.3a)")
+		f.StringVar(&cfg.FencePeer, "fence-peer", "gocf", "vm: DRBD's fence-peer handler, gocf or linbit")
 		_ = f.Parse(args)
 		if *crmFile == "" {
 			*crmFile = "crm-examples/pbx-drbd.crm"
@@ -153,9 +156,16 @@ func runCmd(cfg testbed.Config, cmd string, args []string) error {
 		if err != nil {
 			return err
 		}
-		tests, err := testbed.RunSeedPlan(cfg, string(crm))
+		tests, err := testbed.RunSeedPlan(cfg, string(crm), *only)
 		if len(tests) > 0 {
-			md := testbed.SeedMarkdown(cfg.Mode, tests, "testbed seedplan --mode "+cfg.Mode)
+			command := "testbed seedplan --mode " + cfg.Mode
+			if *only != "" {
+				command += " --tests " + *only
+			}
+			if cfg.FencePeer != "gocf" {
+				command += " --fence-peer " + cfg.FencePeer
+			}
+			md := testbed.SeedMarkdown(cfg.Mode, tests, command)
 			fmt.Print(md)
 			if *out != "" {
 				if werr := appendFile(*out, md); werr != nil {
