@@ -75,7 +75,7 @@ func (b *Bed) nsPrepare(n string) error {
 		}
 	}
 	// fencing from the first start: the bed's power switch (fence.go)
-	env := fmt.Sprintf("DC_DEADTIME=2s\nSTONITH=true\nFENCE_DEVICE=%s\nFENCE_HOSTS=%q\n", FenceDevice, strings.Join(b.st.Nodes, " "))
+	env := fmt.Sprintf("DC_DEADTIME=2s\nFENCE_DEVICE=%s\nFENCE_HOSTS=%q\n", FenceDevice, strings.Join(b.st.Nodes, " "))
 	files := map[string]string{
 		"usr/local/sbin/gtb-init":    mustNode("node/init.sh"),
 		"usr/local/sbin/systemctl":   mustNode("node/systemctl"),

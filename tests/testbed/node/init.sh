@@ -17,7 +17,7 @@ FIRST=
 if [ ! -f $C ]; then
   FIRST=1
   cibadmin --empty > $C
-  CIB_file=$C crm_attribute -t crm_config -n stonith-enabled -v "${STONITH:-false}"
+  CIB_file=$C crm_attribute -t crm_config -n stonith-enabled -v true
   CIB_file=$C crm_attribute -t crm_config -n dc-deadtime -v "${DC_DEADTIME:-2s}"
   if [ -n "${FENCE_DEVICE:-}" ]; then
     D=$FENCE_DEVICE
