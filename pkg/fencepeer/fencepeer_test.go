@@ -9,9 +9,32 @@ import (
 	"time"
 )
 
-func readCIB(t *testing.T, name string) *CIB {
+// cibSet is one directory of CIBs recorded with the real tools of one
+// Pacemaker version (the same files in each, see testdata/README.md).
+type cibSet struct {
+	name, dir string
+	schema    string // validate-with of the CIBs crm_simulate wrote
+}
+
+var cibSets = []cibSet{
+	{"pcmk2.1.5", "testdata", "pacemaker-3.9"},     // Debian 12, testdata/record.sh
+	{"pcmk3.0", "testdata/pcmk3", "pacemaker-4.0"}, // Debian trixie (the test bed), testdata/record-pcmk3.sh
+}
+
+// path is a CIB file of the set.
+func (s cibSet) path(name string) string { return filepath.Join(s.dir, name) }
+
+// eachSet runs f as a subtest per set of recorded CIBs.
+func eachSet(t *testing.T, f func(t *testing.T, set cibSet)) {
+	for _, set := range cibSets {
+		t.Run(set.name, func(t *testing.T) { f(t, set) })
+	}
+}
+
+// readCIB parses a recorded CIB (a path from cibSet.path).
+func readCIB(t *testing.T, path string) *CIB {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -23,46 +46,87 @@ func readCIB(t *testing.T, name string) *CIB {
 }
 
 func TestFindClone(t *testing.T) {
-	for _, tc := range []struct {
-		file, res, id, element, agent string
-	}{
-		{"cib-gocf-clone.xml", "r0", "drbd-r0-clone", "clone", "ocf:gocf:drbd"},
-		{"cib-linbit-clone.xml", "r0", "ms-r0", "clone", "ocf:linbit:drbd"},
-		{"cib-linbit-clone.xml", "r9", "ms-other", "clone", "ocf:linbit:drbd"},
-		{"cib-linbit-master.xml", "r0", "ms_drbd_r0", "master", "ocf:linbit:drbd"},
-		{"cib-three.xml", "drbd1", "drbd1-clone", "clone", "ocf:gocf:drbd"},
-		{"cib-no-clone.xml", "r0", "", "", ""},
-		{"cib-gocf-clone.xml", "r1", "", "", ""},
-	} {
-		found, _ := readCIB(t, tc.file).FindClone(tc.res)
-		if tc.id == "" {
-			if len(found) != 0 {
-				t.Errorf("%s %s: found %v, want none", tc.file, tc.res, found)
+	eachSet(t, func(t *testing.T, set cibSet) {
+		for _, tc := range []struct {
+			file, res, id, element, agent string
+		}{
+			{"cib-gocf-clone.xml", "r0", "drbd-r0-clone", "clone", "ocf:gocf:drbd"},
+			{"cib-linbit-clone.xml", "r0", "ms-r0", "clone", "ocf:linbit:drbd"},
+			{"cib-linbit-clone.xml", "r9", "ms-other", "clone", "ocf:linbit:drbd"},
+			{"cib-linbit-master.xml", "r0", "ms_drbd_r0", "master", "ocf:linbit:drbd"},
+			{"cib-three.xml", "drbd1", "drbd1-clone", "clone", "ocf:gocf:drbd"},
+			{"cib-no-clone.xml", "r0", "", "", ""},
+			{"cib-gocf-clone.xml", "r1", "", "", ""},
+		} {
+			found, _ := readCIB(t, set.path(tc.file)).FindClone(tc.res)
+			if tc.id == "" {
+				if len(found) != 0 {
+					t.Errorf("%s %s: found %v, want none", tc.file, tc.res, found)
+				}
+				continue
 			}
-			continue
+			if len(found) != 1 || found[0].ID != tc.id || found[0].Element != tc.element || found[0].Agent != tc.agent {
+				t.Errorf("%s %s: found %+v, want %s <%s> %s", tc.file, tc.res, found, tc.id, tc.element, tc.agent)
+			}
 		}
-		if len(found) != 1 || found[0].ID != tc.id || found[0].Element != tc.element || found[0].Agent != tc.agent {
-			t.Errorf("%s %s: found %+v, want %s <%s> %s", tc.file, tc.res, found, tc.id, tc.element, tc.agent)
+		// A clone that is not promotable is named for the log, not used.
+		found, skipped := readCIB(t, set.path("cib-no-clone.xml")).FindClone("r1")
+		if len(found) != 0 || len(skipped) != 1 || !strings.Contains(skipped[0], "drbd-r1-clone") {
+			t.Errorf("non-promotable clone: found %v, skipped %v", found, skipped)
 		}
+	})
+}
+
+// TestCIBSets checks that every set holds the same CIBs, recorded by the
+// Pacemaker version it is named for, with the schema its crm_simulate
+// upgrades to (cib-linbit-master.xml stays on pacemaker-2.10: its status
+// is written with cibadmin, which leaves validate-with alone).
+func TestCIBSets(t *testing.T) {
+	names, err := filepath.Glob(cibSets[0].path("cib-*.xml"))
+	if err != nil || len(names) == 0 {
+		t.Fatalf("no CIBs in %s: %v", cibSets[0].dir, err)
 	}
-	// A clone that is not promotable is named for the log, not used.
-	found, skipped := readCIB(t, "cib-no-clone.xml").FindClone("r1")
-	if len(found) != 0 || len(skipped) != 1 || !strings.Contains(skipped[0], "drbd-r1-clone") {
-		t.Errorf("non-promotable clone: found %v, skipped %v", found, skipped)
-	}
+	eachSet(t, func(t *testing.T, set cibSet) {
+		for _, n := range names {
+			name := filepath.Base(n)
+			c := readCIB(t, set.path(name))
+			want := set.schema
+			if name == "cib-linbit-master.xml" {
+				want = "pacemaker-2.10"
+			}
+			if c.ValidateWith != want {
+				t.Errorf("%s: validate-with %q, want %q", name, c.ValidateWith, want)
+			}
+		}
+		if set.dir == "testdata" {
+			return // record.sh on the host: README.md names the version
+		}
+		v, err := os.ReadFile(set.path("VERSION"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ver := strings.TrimPrefix(set.name, "pcmk"); !strings.HasPrefix(string(v), "Pacemaker "+ver) {
+			t.Errorf("%s/VERSION says %q, want Pacemaker %s", set.dir, v, ver)
+		}
+	})
 }
 
 func TestCIBFacts(t *testing.T) {
-	c := readCIB(t, "cib-gocf-clone.xml")
-	if !c.HaveQuorum || !c.StonithEnabled || !c.StartupFencing || !slices.Equal(c.Nodes, []string{"node1", "node2"}) {
-		t.Errorf("cib-gocf-clone: %+v", c)
-	}
-	if got := c.PromotedRole(); got != "Promoted" {
-		t.Errorf("pacemaker-3.9: role %s", got)
-	}
-	if got := readCIB(t, "cib-linbit-master.xml").PromotedRole(); got != "Master" {
-		t.Errorf("pacemaker-2.10: role %s", got)
-	}
+	eachSet(t, func(t *testing.T, set cibSet) {
+		c := readCIB(t, set.path("cib-gocf-clone.xml"))
+		if !c.HaveQuorum || !c.StonithEnabled || !c.StartupFencing || !slices.Equal(c.Nodes, []string{"node1", "node2"}) {
+			t.Errorf("cib-gocf-clone: %+v", c)
+		}
+		if got := c.PromotedRole(); got != "Promoted" {
+			t.Errorf("%s: role %s", c.ValidateWith, got)
+		}
+		if got := readCIB(t, set.path("cib-linbit-master.xml")).PromotedRole(); got != "Master" {
+			t.Errorf("pacemaker-2.10: role %s", got)
+		}
+		if c := readCIB(t, set.path("cib-three.xml")); !slices.Equal(c.Nodes, []string{"node1", "node2", "node3"}) || len(c.States) != 3 {
+			t.Errorf("cib-three: nodes %v, states %v", c.Nodes, c.States)
+		}
+	})
 	for v, want := range map[string]string{"pacemaker-4.0": "Promoted", "pacemaker-3.7": "Promoted", "pacemaker-3.6": "Master",
 		"pacemaker-1.2": "Master", "pacemaker-next": "Master", "": "Master"} {
 		if got := (&CIB{ValidateWith: v}).PromotedRole(); got != want {
@@ -159,26 +223,56 @@ func exprValues(c Constraint) []string {
 }
 
 func TestClassifyNode(t *testing.T) {
-	node2 := func(file string) NodeState { return readCIB(t, file).States["node2"] }
+	// The node states crm_simulate writes (the same in_ccm=true/false,
+	// crmd=online/offline in 2.1.5 and 3.0: its injection code still
+	// writes the pre-2.1.7 values).
+	eachSet(t, func(t *testing.T, set cibSet) {
+		node2 := func(file string) NodeState { return readCIB(t, set.path(file)).States["node2"] }
+		for _, tc := range []struct {
+			file string
+			want PeerState
+		}{
+			{"cib-gocf-clone.xml", PeerAskController},
+			{"cib-peer-fenced.xml", PeerFenced},   // fenced by crm_simulate -S
+			{"cib-peer-unclean.xml", PeerPending}, // lost, not fenced yet
+			{"cib-three.xml", PeerAskController},
+		} {
+			if got := ClassifyNode(node2(tc.file), true, true); got != tc.want {
+				t.Errorf("%s: %s, want %s (%+v)", tc.file, got, tc.want, node2(tc.file))
+			}
+		}
+	})
+	// What the controller writes: since crm_feature_set 3.18.0 (Pacemaker
+	// 2.1.7, so all of 3.0) in_ccm and crmd are the epoch time the node
+	// became a member / its controller joined the CPG, or 0 when not
+	// (controld_membership.c; unpack.c's determine_online_status_fencing
+	// reads both forms); in_ccm=1 is a node pending shutdown that left the
+	// CPG. No recording: that takes a running cluster.
 	for _, tc := range []struct {
 		name                    string
 		ns                      NodeState
 		stonith, startupFencing bool
 		want                    PeerState
 	}{
-		{"online", node2("cib-gocf-clone.xml"), true, true, PeerAskController},
-		{"fenced by crm_simulate", node2("cib-peer-fenced.xml"), true, true, PeerFenced},
-		{"lost, not fenced yet", node2("cib-peer-unclean.xml"), true, true, PeerPending},
 		{"lost, stonith disabled", NodeState{Present: true, InCCM: "false", Crmd: "offline", Join: "down", Expected: "member"}, false, true, PeerUnreachable},
 		{"lost and offline, stonith pending", NodeState{Present: true, InCCM: "false", Crmd: "offline", Join: "down", Expected: "member"}, true, true, PeerPending},
 		{"never seen, startup fencing", NodeState{}, true, true, PeerPending},
 		{"never seen, startup-fencing=false", NodeState{}, true, false, PeerUnreachable},
-		{"Pacemaker 2.1.7+ timestamps", NodeState{Present: true, InCCM: "1732951234", Crmd: "1732951240", Join: "member", Expected: "member"}, true, true, PeerAskController},
-		{"Pacemaker 2.1.7+ fenced", NodeState{Present: true, InCCM: "false", Crmd: "offline", Join: "down", Expected: "down"}, true, true, PeerFenced},
+		{"crm_simulate fenced", NodeState{Present: true, InCCM: "false", Crmd: "offline", Join: "down", Expected: "down"}, true, true, PeerFenced},
+		{"2.1.7+/3.0 online", NodeState{Present: true, InCCM: "1732951234", Crmd: "1732951240", Join: "member", Expected: "member"}, true, true, PeerAskController},
+		{"2.1.7+/3.0 fenced", NodeState{Present: true, InCCM: "0", Crmd: "0", Join: "down", Expected: "down"}, true, true, PeerFenced},
+		{"2.1.7+/3.0 lost, controller not noticed", NodeState{Present: true, InCCM: "0", Crmd: "1732951240", Join: "member", Expected: "member"}, true, true, PeerPending},
+		{"2.1.7+/3.0 lost and offline", NodeState{Present: true, InCCM: "0", Crmd: "0", Join: "down", Expected: "member"}, true, true, PeerPending},
+		{"2.1.7+/3.0 lost, stonith disabled", NodeState{Present: true, InCCM: "0", Crmd: "0", Join: "down", Expected: "member"}, false, true, PeerUnreachable},
+		{"2.1.7+/3.0 controller gone, member", NodeState{Present: true, InCCM: "1732951234", Crmd: "0", Join: "down", Expected: "member"}, true, true, PeerPending},
+		{"2.1.7+/3.0 pending shutdown, left the CPG", NodeState{Present: true, InCCM: "1", Crmd: "0", Join: "down", Expected: "down"}, false, true, PeerUnreachable},
 	} {
 		if got := ClassifyNode(tc.ns, tc.stonith, tc.startupFencing); got != tc.want {
 			t.Errorf("%s: %s, want %s", tc.name, got, tc.want)
 		}
+	}
+	if AfterTimeout(NodeState{Present: true, Crmd: "0"}) != PeerUnreachable || AfterTimeout(NodeState{Present: true, Crmd: "1732951240"}) != PeerUnknown {
+		t.Error("AfterTimeout on 2.1.7+ values")
 	}
 	if AfterTimeout(NodeState{Present: true, Crmd: "offline"}) != PeerUnreachable || AfterTimeout(NodeState{Present: true, Crmd: "online"}) != PeerUnknown {
 		t.Error("AfterTimeout")

@@ -6,6 +6,8 @@
 # nodes up, failing (and fencing) them, and the result saved by
 # `cibadmin -Q` on the file, as the handler would see it from a cluster.
 # Usage: testdata/record.sh [outdir]   (default: this directory)
+# testdata/record-pcmk3.sh runs it with Pacemaker 3.0 (test bed image) into
+# testdata/pcmk3, where crm_simulate upgrades the CIBs to pacemaker-4.0.
 set -euo pipefail
 out=${1:-$(cd "$(dirname "$0")" && pwd)}
 tmp=$(mktemp -d)
