@@ -289,15 +289,23 @@ func (p *SeedPlan) checkFenced(t *SeedTest, victim, survivor string, mark time.T
 		}
 	}
 	t.FenceOff = ev.Time.Sub(mark)
-	hist, err := b.FenceHistory(survivor)
+	// the fencer's history can lag its result by a moment (seen after a node's own reboot)
+	var hist []FenceHistoryEvent
+	var confirmed time.Time
+	var err error
+	Poll(30*time.Second, time.Second, func() bool {
+		if hist, err = b.FenceHistory(survivor); err != nil {
+			return false
+		}
+		for _, h := range hist {
+			if c, ok := h.CompletedAt(); ok && h.Target == victim && h.Status == "success" && !c.Before(mark) {
+				confirmed = c
+			}
+		}
+		return !confirmed.IsZero()
+	})
 	if err != nil {
 		return err
-	}
-	var confirmed time.Time
-	for _, h := range hist {
-		if c, ok := h.CompletedAt(); ok && h.Target == victim && h.Status == "success" && !c.Before(mark) {
-			confirmed = c
-		}
 	}
 	if confirmed.IsZero() {
 		return fmt.Errorf("no successful fencing of %s in %s's stonith history: %+v", victim, survivor, hist)
