@@ -57,6 +57,12 @@ type Config struct {
 	StateDir  string
 	DataDir   string
 	CacheDir  string
+	// DRBD is the DRBD of the VMs (vm mode): "8.4" (default, the kernel's in-tree module), or
+	// "9.2", "9.3" (or an exact "9.2.18"): LINBIT's module built from ../shared/drbd9 for the
+	// image's kernel (EnsureDRBDModule). Without the sources the bed says so and uses 8.4,
+	// unless DRBDRequired (or GOCF_CHECK) makes that an error.
+	DRBD         string
+	DRBDRequired bool
 	// Asterisk writes a minimal Asterisk config whose SIP transport binds the VIP.
 	Asterisk bool
 	// SharedDisk makes a loop device with an ext4 file system visible in every ns node.
@@ -93,6 +99,9 @@ func (c *Config) defaults() {
 	if c.Log == nil {
 		c.Log = io.Discard
 	}
+	if c.DRBD == "" {
+		c.DRBD = DefaultDRBD
+	}
 }
 
 // Proc identifies a process the bed started: PID plus its start time (clock ticks since boot,
@@ -116,6 +125,10 @@ type State struct {
 	Asterisk bool            `json:"asterisk,omitempty"`
 	QNetd    *Proc           `json:"qnetd,omitempty"`
 	Fencer   *Proc           `json:"fencer,omitempty"` // ns: fence_testbed serve, the power switch
+
+	// DRBD is the DRBD version of the VMs; DRBDModules the cached LINBIT module (9.x only)
+	DRBD        string `json:"drbd,omitempty"`
+	DRBDModules string `json:"drbd_modules,omitempty"`
 }
 
 // Bed is a test bed, up or down.
@@ -341,6 +354,9 @@ func (b *Bed) Up() error {
 	b.image = img
 	b.st = State{Mode: b.cfg.Mode, TokenMS: b.cfg.TokenMS, ImageDir: img.Dir, DataDir: b.cfg.DataDir,
 		Outer: map[string]Proc{}, Init: map[string]Proc{}, Asterisk: b.cfg.Asterisk}
+	if err := b.drbdSetup(img); err != nil {
+		return err
+	}
 	if b.cfg.AgentsDir != "" {
 		if fi, err := os.Stat(b.cfg.AgentsDir); err == nil && fi.IsDir() {
 			b.st.Agents, _ = filepath.Abs(b.cfg.AgentsDir)
