@@ -311,6 +311,8 @@ func EnsureDRBDModule(img *Image, version, cacheDir string, log io.Writer) (stri
 	cmd.Stdout = io.MultiWriter(logFile, prefixWriter{w: log, prefix: "[gtb drbd] "})
 	cmd.Stderr = cmd.Stdout
 	cmd.WaitDelay = 10 * time.Second
+	// the build dies with this process too (a go test timeout, a SIGKILL)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	err = cmd.Run()
 	if ctx.Err() != nil {
 		err = fmt.Errorf("timed out after %v", drbdBuildTimeout)
