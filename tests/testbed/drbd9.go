@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -236,8 +237,8 @@ func DRBDModuleVersion(dir string) string {
 
 // EnsureDRBDModule returns the directory of LINBIT's DRBD module (drbd.ko,
 // drbd_transport_tcp.ko; see DRBDModuleVersion) of version ("9.2", "9.3" or exact "9.2.18")
-// for img's kernel, building it first when it is not cached (about 2.5 minutes: apt in the
-// chroot, then make -j2 under nice). The sources come from DRBDSourceDir; when they are
+// for img's kernel, building it first when it is not cached (2-5 minutes on 2 cores: apt in
+// the chroot, then make -j2 under nice). The sources come from DRBDSourceDir; when they are
 // missing the error wraps ErrNoDRBDSources.
 func EnsureDRBDModule(img *Image, version, cacheDir string, log io.Writer) (string, error) {
 	src, err := DRBDSourceDir()
@@ -311,9 +312,12 @@ func EnsureDRBDModule(img *Image, version, cacheDir string, log io.Writer) (stri
 	cmd.Stdout = io.MultiWriter(logFile, prefixWriter{w: log, prefix: "[gtb drbd] "})
 	cmd.Stderr = cmd.Stdout
 	cmd.WaitDelay = 10 * time.Second
-	// the build dies with this process too (a go test timeout, a SIGKILL)
+	// the build dies with this process too (a go test timeout, a SIGKILL); Pdeathsig is tied
+	// to the thread that started it, kept alive by the lock
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	runtime.LockOSThread()
 	err = cmd.Run()
+	runtime.UnlockOSThread()
 	if ctx.Err() != nil {
 		err = fmt.Errorf("timed out after %v", drbdBuildTimeout)
 	}
@@ -322,11 +326,16 @@ func EnsureDRBDModule(img *Image, version, cacheDir string, log io.Writer) (stri
 	}
 	if err != nil {
 		failed := dir + ".failed.log"
-		_, _ = run(10*time.Second, "cp", filepath.Join(tmp, "build.log"), failed)
+		data, _ := os.ReadFile(filepath.Join(tmp, "build.log"))
+		_ = os.WriteFile(failed, data, 0o644)
 		if rerr := safeRemoveAll(tmp); rerr != nil {
 			fmt.Fprintf(log, "[gtb] %v\n", rerr)
 		}
-		return "", fmt.Errorf("DRBD %s module build failed: %w (log: %s)", exact, err, failed)
+		lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+		if len(lines) > 8 {
+			lines = lines[len(lines)-8:]
+		}
+		return "", fmt.Errorf("DRBD %s module build failed: %w (log: %s; its end:\n%s)", exact, err, failed, strings.Join(lines, "\n"))
 	}
 	if err := safeRemoveAll(work); err != nil {
 		return "", err
@@ -526,6 +535,17 @@ for m in $MODS; do
   $CH modinfo "/tmp/$m" | grep -E '^(version|vermagic|depends|name):'
   install -m 644 "$R/tmp/$m" "$OUT/$m"
 done
+# depmod here, at the host's speed, on the same module tree as the VMs' (their disk is made from
+# this rootfs): under TCG it takes a minute (xz-compressed modules); the VMs copy the index
+# when their modules.dep is the image's (base.sha256), else run depmod -a themselves
+ts "depmod -a $KVER (for the VMs)"
+M=$R/lib/modules/$KVER
+mkdir -p "$OUT/depmod" "$M/updates/drbd9"
+sha256sum < "$M/modules.dep" | cut -d' ' -f1 > "$OUT/depmod/base.sha256"
+for m in $MODS; do install -m 644 "$OUT/$m" "$M/updates/drbd9/$m"; done
+$CH depmod -a "$KVER"
+cp "$M"/modules.* "$OUT/depmod/"
+grep -q '^updates/drbd9/drbd.ko:' "$OUT/depmod/modules.dep"
 ts "done: $(cd "$OUT" && ls ./*.ko | tr '\n' ' ')"
 `
 
@@ -572,7 +592,17 @@ func (b *Bed) vmCopyDRBD(share string) error {
 	if err := os.MkdirAll(d, 0o755); err != nil {
 		return err
 	}
-	for _, m := range drbdModules {
+	files := append([]string(nil), drbdModules...)
+	// depmod's index for the image's tree (drbdBuildScript; older builds have none)
+	if idx, _ := filepath.Glob(filepath.Join(b.st.DRBDModules, "depmod", "*")); len(idx) > 0 {
+		if err := os.MkdirAll(filepath.Join(d, "depmod"), 0o755); err != nil {
+			return err
+		}
+		for _, f := range idx {
+			files = append(files, filepath.Join("depmod", filepath.Base(f)))
+		}
+	}
+	for _, m := range files {
 		data, err := os.ReadFile(filepath.Join(b.st.DRBDModules, m))
 		if err != nil {
 			return err
@@ -595,7 +625,15 @@ V=$(modinfo -F vermagic /gtb/drbd9/drbd.ko | cut -d' ' -f1)
 [ "$K" = "$V" ] || { echo "kernel $K: the module is built for $V"; exit 1; }
 mkdir -p /lib/modules/$K/updates/drbd9
 install -m 644 /gtb/drbd9/*.ko /lib/modules/$K/updates/drbd9/
-depmod -a $K
+X=/gtb/drbd9/depmod
+same() { for f in $X/modules.*; do cmp -s "$f" "/lib/modules/$K/${f##*/}" || return 1; done; }
+if [ -f $X/modules.dep ] && same; then
+  : # installed at an earlier boot of this VM
+elif [ -f $X/base.sha256 ] && [ "$(sha256sum < /lib/modules/$K/modules.dep | cut -d' ' -f1)" = "$(cat $X/base.sha256)" ]; then
+  cp $X/modules.* /lib/modules/$K/ # depmod -a of the build, on the image's module tree
+else
+  depmod -a $K
+fi
 loaded() { sed -n '1s/^version: \([^ ]*\).*/\1/p' /proc/drbd 2>/dev/null; }
 if grep -q '^drbd ' /proc/modules && [ "$(loaded)" != "` + want + `" ]; then
   rmmod drbd_transport_tcp 2>/dev/null || true; rmmod drbd
@@ -609,7 +647,7 @@ head -1 /proc/drbd
 // vmDRBDInstall runs vmDRBDInstallScript on VM n (before its cluster starts) and logs which
 // DRBD it runs.
 func (b *Bed) vmDRBDInstall(n string) error {
-	out, err := b.vmExec(n, 120*time.Second, nil, "/bin/bash", "-c", vmDRBDInstallScript(b.DRBD()))
+	out, err := b.vmExec(n, 300*time.Second, nil, "/bin/bash", "-c", vmDRBDInstallScript(b.DRBD()))
 	out = strings.TrimSpace(out)
 	if err != nil {
 		return fmt.Errorf("DRBD %s on %s: %v: %s", b.DRBD(), n, err, out)

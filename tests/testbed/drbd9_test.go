@@ -266,3 +266,38 @@ func TestDRBDModuleBuild(t *testing.T) {
 		t.Errorf("second call: %s, %v after %v", again, err, time.Since(t1))
 	}
 }
+
+// TestDRBDCopy: the files a VM's share gets (vmPrepare).
+func TestDRBDCopy(t *testing.T) {
+	mods, share := t.TempDir(), t.TempDir()
+	for _, f := range []string{"drbd.ko", "drbd_transport_tcp.ko", "build.log", "ok", "version",
+		"depmod/modules.dep", "depmod/modules.dep.bin", "depmod/base.sha256"} {
+		_ = os.MkdirAll(filepath.Dir(filepath.Join(mods, f)), 0o755)
+		if err := os.WriteFile(filepath.Join(mods, f), []byte(f), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := &Bed{}
+	if err := b.vmCopyDRBD(share); err != nil {
+		t.Fatal(err)
+	}
+	if ents, _ := os.ReadDir(share); len(ents) != 0 {
+		t.Errorf("DRBD 8.4: share has %d entries", len(ents))
+	}
+	b.st.DRBDModules = mods
+	if err := b.vmCopyDRBD(share); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	_ = filepath.Walk(share, func(p string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() {
+			rel, _ := filepath.Rel(filepath.Join(share, "drbd9"), p)
+			got = append(got, rel)
+		}
+		return nil
+	})
+	want := []string{"depmod/base.sha256", "depmod/modules.dep", "depmod/modules.dep.bin", "drbd.ko", "drbd_transport_tcp.ko"}
+	if !slices.Equal(got, want) {
+		t.Errorf("share/drbd9: %v, want %v", got, want)
+	}
+}
