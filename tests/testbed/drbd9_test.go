@@ -260,6 +260,10 @@ func TestDRBDModuleBuild(t *testing.T) {
 		}
 		t.Logf("%s: version %s, vermagic %s, depends %v", m, mi.Version, mi.Vermagic, mi.Depends)
 	}
+	if dep, err := os.ReadFile(filepath.Join(dir, "depmod", "modules.dep")); err != nil ||
+		!strings.Contains(string(dep), "\nupdates/drbd9/drbd.ko: ") {
+		t.Errorf("depmod index for the VMs: no updates/drbd9/drbd.ko (%v)", err)
+	}
 	// cached: a second call finds it at once
 	t1 := time.Now()
 	if again, err := EnsureDRBDModule(img, version, DefaultCacheDir, log); err != nil || again != dir || time.Since(t1) > 10*time.Second {
