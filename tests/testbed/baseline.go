@@ -10,30 +10,45 @@ import (
 	"time"
 )
 
-// DRBDResource is the DRBD 8.4 resource r0 on the VMs' second disk, replicating over the ring,
-// with fencing as crm-examples/r0.res has it (8.4 syntax): resource-and-stonith and the
-// fence-peer handler named by handler ("linbit": drbd-utils' crm-fence-peer.sh; else gocf's).
-func DRBDResource(nodes []string, handler string) string {
+// DRBDResource is the DRBD resource r0 on the VMs' second disk, replicating over the ring,
+// with fencing as crm-examples/r0.res has it: resource-and-stonith and the fence-peer handler
+// named by handler ("linbit": drbd-utils' scripts; else gocf's), in DRBD 8.4's syntax or, with
+// drbd9, DRBD 9's (fencing in net, unfence-peer instead of after-resync-target).
+func DRBDResource(nodes []string, handler string, drbd9 bool) string {
 	var sb strings.Builder
 	sb.WriteString("resource r0 {\n  protocol C;\n  device /dev/drbd0;\n  disk /dev/vdb;\n  meta-disk internal;\n")
-	sb.WriteString("  disk { c-plan-ahead 0; resync-rate 100M; fencing resource-and-stonith; }\n")
 	// Two Primaries apart (a cut-off node that has not stopped yet, a survivor promoted) both
 	// start a new data generation; on reconnect the one that is no longer Primary gives way.
-	// Fencing should keep that from happening; these stay as the examples' safety net.
-	sb.WriteString("  net { after-sb-0pri discard-zero-changes; after-sb-1pri discard-secondary; after-sb-2pri disconnect; }\n")
-	fence, unfence := FencePeerHandlers(handler)
-	fmt.Fprintf(&sb, "  handlers { fence-peer \"%s\"; after-resync-target \"%s\"; }\n", fence, unfence)
-	for _, n := range nodes {
-		fmt.Fprintf(&sb, "  on %s { address %s:7789; }\n", n, RingIP(n))
+	// Fencing keeps that from happening; these stay as the examples' safety net.
+	afterSB := "after-sb-0pri discard-zero-changes; after-sb-1pri discard-secondary; after-sb-2pri disconnect;"
+	fence, unfence := FencePeerHandlers(handler, drbd9)
+	if drbd9 {
+		sb.WriteString("  disk { c-plan-ahead 0; resync-rate 100M; }\n")
+		sb.WriteString("  options { auto-promote no; }\n")
+		fmt.Fprintf(&sb, "  net { fencing resource-and-stonith; %s }\n", afterSB)
+		fmt.Fprintf(&sb, "  handlers { fence-peer \"%s\"; unfence-peer \"%s\"; }\n", fence, unfence)
+		for i, n := range nodes {
+			fmt.Fprintf(&sb, "  on %s { node-id %d; address %s:7789; }\n", n, i, RingIP(n))
+		}
+	} else {
+		sb.WriteString("  disk { c-plan-ahead 0; resync-rate 100M; fencing resource-and-stonith; }\n")
+		fmt.Fprintf(&sb, "  net { %s }\n", afterSB)
+		fmt.Fprintf(&sb, "  handlers { fence-peer \"%s\"; after-resync-target \"%s\"; }\n", fence, unfence)
+		for _, n := range nodes {
+			fmt.Fprintf(&sb, "  on %s { address %s:7789; }\n", n, RingIP(n))
+		}
 	}
 	sb.WriteString("}\n")
 	return sb.String()
 }
 
-// FencePeerHandlers returns DRBD 8.4's fence-peer and after-resync-target commands of gocf's
-// handler or, for "linbit", of drbd-utils' scripts.
-func FencePeerHandlers(handler string) (fence, unfence string) {
-	if handler == "linbit" {
+// FencePeerHandlers returns the fence-peer and unfence commands (DRBD 8.4: after-resync-target)
+// of gocf's handler or, for "linbit", of drbd-utils' scripts.
+func FencePeerHandlers(handler string, drbd9 bool) (fence, unfence string) {
+	switch {
+	case handler == "linbit" && drbd9:
+		return "/usr/lib/drbd/crm-fence-peer.9.sh", "/usr/lib/drbd/crm-unfence-peer.9.sh"
+	case handler == "linbit":
 		return "/usr/lib/drbd/crm-fence-peer.sh", "/usr/lib/drbd/crm-unfence-peer.sh"
 	}
 	return "/usr/lib/gocf/drbd-fence fence-peer", "/usr/lib/gocf/drbd-fence unfence-peer"
@@ -43,7 +58,7 @@ func FencePeerHandlers(handler string) (fence, unfence string) {
 // ext4 file system on it. The first node stays primary. The backing disks are new (all
 // zeroes on both sides), so the initial sync is skipped (new-current-uuid --clear-bitmap).
 func (b *Bed) DRBDInit() error {
-	res := DRBDResource(b.st.Nodes, b.st.FencePeer)
+	res := DRBDResource(b.st.Nodes, b.st.FencePeer, IsDRBD9(b.DRBD()))
 	for _, n := range b.st.Nodes {
 		if _, err := b.Exec(n, 60*time.Second, []byte(res), "/bin/bash", "-c",
 			"modprobe drbd && cat > /etc/drbd.d/r0.res && drbdadm create-md --force r0 </dev/null >/dev/null 2>&1 && drbdadm up r0 && sync"); err != nil {

@@ -59,6 +59,12 @@ type Config struct {
 	CacheDir  string
 	// FencePeer is DRBD's fence-peer handler in vm mode: "gocf" (the default) or "linbit".
 	FencePeer string
+	// DRBD is the DRBD of the VMs (vm mode): "8.4" (default, the kernel's in-tree module), or
+	// "9.2", "9.3" (or an exact "9.2.18"): LINBIT's module built from ../shared/drbd9 for the
+	// image's kernel (EnsureDRBDModule). Without the sources the bed says so and uses 8.4,
+	// unless DRBDRequired (or GOCF_CHECK) makes that an error.
+	DRBD         string
+	DRBDRequired bool
 	// Asterisk writes a minimal Asterisk config whose SIP transport binds the VIP.
 	Asterisk bool
 	// SharedDisk makes a loop device with an ext4 file system visible in every ns node.
@@ -95,6 +101,9 @@ func (c *Config) defaults() {
 	if c.Log == nil {
 		c.Log = io.Discard
 	}
+	if c.DRBD == "" {
+		c.DRBD = DefaultDRBD
+	}
 }
 
 // Proc identifies a process the bed started: PID plus its start time (clock ticks since boot,
@@ -120,6 +129,10 @@ type State struct {
 	Fencer   *Proc           `json:"fencer,omitempty"` // ns: fence_testbed serve, the power switch
 	// FencePeer: DRBD's fence-peer handler (vm): "gocf" or "linbit"
 	FencePeer string `json:"fence_peer,omitempty"`
+
+	// DRBD is the DRBD version of the VMs; DRBDModules the cached LINBIT module (9.x only)
+	DRBD        string `json:"drbd,omitempty"`
+	DRBDModules string `json:"drbd_modules,omitempty"`
 }
 
 // Bed is a test bed, up or down.
@@ -345,6 +358,9 @@ func (b *Bed) Up() error {
 	b.image = img
 	b.st = State{Mode: b.cfg.Mode, TokenMS: b.cfg.TokenMS, ImageDir: img.Dir, DataDir: b.cfg.DataDir,
 		Outer: map[string]Proc{}, Init: map[string]Proc{}, Asterisk: b.cfg.Asterisk, FencePeer: b.cfg.FencePeer}
+	if err := b.drbdSetup(img); err != nil {
+		return err
+	}
 	if b.cfg.AgentsDir != "" {
 		if fi, err := os.Stat(b.cfg.AgentsDir); err == nil && fi.IsDir() {
 			b.st.Agents, _ = filepath.Abs(b.cfg.AgentsDir)

@@ -103,6 +103,9 @@ func (b *Bed) vmPrepare(n string) error {
 			return err
 		}
 	}
+	if err := b.vmCopyDRBD(s); err != nil {
+		return err
+	}
 	if b.st.Agents != "" {
 		if err := os.MkdirAll(filepath.Join(s, "agents"), 0o755); err != nil {
 			return err
@@ -181,6 +184,9 @@ func (b *Bed) vmWaitReady(n string, timeout time.Duration) error {
 
 // vmClusterStart installs the cluster configuration and starts corosync and pacemaker (systemd).
 func (b *Bed) vmClusterStart(n string) error {
+	if err := b.vmDRBDInstall(n); err != nil {
+		return err
+	}
 	// eth1, the ring (the image's gtb-agent configures eth0 only; the second NIC comes up here)
 	script := `set -e
 for _ in $(seq 100); do [ -e /sys/class/net/` + RingIface + ` ] && break; sleep 0.1; done

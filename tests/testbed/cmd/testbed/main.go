@@ -1,7 +1,7 @@
 // Command testbed drives gocf's cluster test bed (see tests/testbed/README.md).
 //
-//	testbed [global flags] image
-//	testbed [global flags] up [--mode ns|vm] [--nodes N] [--agents DIR] [--token MS] [--asterisk] [--shared-disk]
+//	testbed [global flags] image [--drbd 9.2|9.3]
+//	testbed [global flags] up [--mode ns|vm] [--nodes N] [--agents DIR] [--token MS] [--asterisk] [--shared-disk] [--drbd 8.4|9.2|9.3]
 //	testbed [global flags] down | status
 //	testbed [global flags] exec NODE CMD... | crm NODE ARGS...
 //	testbed [global flags] power-off NODE | cable NODE [lan|ring|all] down|up | shutdown NODE | boot NODE
@@ -26,7 +26,9 @@ commands:
   image [--key|--prune]         build the image if its inputs changed; print its directory
                                 (--key: only print the hash of the build inputs;
                                  --prune: remove cached images of other inputs)
+  image --drbd 9.2|9.3          also build LINBIT's DRBD module for the image's kernel; print its directory
   up [--mode ns|vm] [--nodes N] [--agents DIR] [--token MS] [--asterisk] [--shared-disk]
+     [--drbd 8.4|9.2|9.3]       vm mode: the DRBD of the VMs (default 8.4, the in-tree module)
   down                          stop everything, remove all, check nothing is left
   status                        nodes and crm_mon
   exec NODE CMD...              run a command on a node
@@ -85,8 +87,19 @@ func runCmd(cfg testbed.Config, cmd string, args []string) error {
 			fmt.Println(testbed.ImageKey())
 			return nil
 		}
+		drbd, args := drbdFlag(args)
 		img, err := testbed.EnsureImage(cfg.CacheDir, cfg.Log)
 		if err != nil {
+			return err
+		}
+		if testbed.IsDRBD9(drbd) {
+			dir, err := testbed.EnsureDRBDModule(img, drbd, cfg.CacheDir, cfg.Log)
+			if err != nil {
+				return err
+			}
+			fmt.Println(dir)
+		} else if drbd != "" && drbd != testbed.DefaultDRBD {
+			_, err := testbed.ParseDRBDVersion(drbd)
 			return err
 		}
 		if len(args) == 1 && args[0] == "--prune" {
@@ -104,6 +117,7 @@ func runCmd(cfg testbed.Config, cmd string, args []string) error {
 		f.BoolVar(&cfg.SharedDisk, "shared-disk", false, "ns: ext4 on a loop device visible in every node")
 		f.BoolVar(&cfg.QDevice, "qdevice", false, "a quorum device (corosync-qnetd in the client namespace) instead of two_node")
 		f.StringVar(&cfg.FencePeer, "fence-peer", "gocf", "vm: DRBD's fence-peer handler, gocf or linbit")
+		f.StringVar(&cfg.DRBD, "drbd", testbed.DefaultDRBD, "vm mode: DRBD 8.4 (in-tree), 9.2 or 9.3 (LINBIT's, built from ../shared/drbd9 or $GTB_DRBD9_SRC)")
 		_ = f.Parse(args)
 		b, err := testbed.New(cfg)
 		if err != nil {
@@ -116,6 +130,9 @@ func runCmd(cfg testbed.Config, cmd string, args []string) error {
 		fmt.Printf("up: %s mode, %d nodes, %.1fs\n", b.Mode(), len(b.Nodes()), time.Since(t0).Seconds())
 		if d := b.SharedDisk(); d != "" {
 			fmt.Printf("shared disk: %s\n", d)
+		}
+		if b.Mode() == "vm" {
+			fmt.Printf("drbd: %s\n", b.DRBD())
 		}
 		return nil
 	case "failover":
@@ -323,4 +340,22 @@ func defaultAgents() string {
 		return "bin"
 	}
 	return ""
+}
+
+// drbdFlag takes "--drbd V" or "--drbd=V" out of args.
+func drbdFlag(args []string) (string, []string) {
+	var v string
+	var rest []string
+	for i := 0; i < len(args); i++ {
+		switch a := args[i]; {
+		case a == "--drbd" && i+1 < len(args):
+			v = args[i+1]
+			i++
+		case strings.HasPrefix(a, "--drbd="):
+			v = strings.TrimPrefix(a, "--drbd=")
+		default:
+			rest = append(rest, a)
+		}
+	}
+	return v, rest
 }
