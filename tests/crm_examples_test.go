@@ -196,20 +196,8 @@ crm_simulate -x s3.xml -S | sed -n '/^Transition Summary/,/^Revised/p'
 echo '== cib'
 cat cib.xml
 `
-	out := root.Run(t, "sh", "-c", script)
-	defer func() {
-		if t.Failed() || os.Getenv("GOCF_VERBOSE") != "" {
-			t.Logf("simulation:\n%s", out)
-		}
-	}()
-	part := func(name string) string {
-		_, s, ok := strings.Cut(out, "== "+name+"\n")
-		if !ok {
-			t.Fatalf("no %q in:\n%s", name, out)
-		}
-		s, _, _ = strings.Cut("\n"+s, "\n== ")
-		return s
-	}
+	sec := runSections(t, root, script, "simulation")
+	part := sec.part
 	for _, l := range strings.Split(part("load"), "\n") {
 		if regexp.MustCompile(`(?i)warning|error|deprecat`).MatchString(l) && !pcsChrootNoise[l] {
 			t.Errorf("loading the example: %s", l)
@@ -332,7 +320,7 @@ cat cib.xml
 	// corosync tells the controller, as crm_simulate's --node-fail leaves
 	// the node online): it is fenced before its resources move.
 	id := map[string]string{"n1": "1", "n2": "2"}[active]
-	out += root.Run(t, "sh", "-c", `set -e
+	sec.out += root.Run(t, "sh", "-c", `set -e
 cd /tmp
 echo '== shutdown'
 crm_simulate -x s3.xml -d `+active+` -S -O d4.xml
@@ -428,20 +416,7 @@ for m in 5 11; do
 	crm_simulate -x m3.xml -t "$(date -u -d "+$m min" '+%Y-%m-%d %H:%M:%SZ')" -s | grep 'group.*: pbx-asterisk allocation score on ` + active + `:' || true
 done
 `
-	out := root.Run(t, "sh", "-c", script)
-	defer func() {
-		if t.Failed() || os.Getenv("GOCF_VERBOSE") != "" {
-			t.Logf("failures of the SIP monitor:\n%s", out)
-		}
-	}()
-	part := func(name string) string {
-		_, s, ok := strings.Cut(out, "== "+name+"\n")
-		if !ok {
-			t.Fatalf("no %q in:\n%s", name, out)
-		}
-		s, _, _ = strings.Cut("\n"+s, "\n== ")
-		return s
-	}
+	part := runSections(t, root, script, "failures of the SIP monitor").part
 	for i, want := range []string{active, active, other} {
 		n := strconv.Itoa(i + 1)
 		summary := part("failure " + n)
@@ -587,4 +562,33 @@ func chrootWith(t *testing.T, base string, packages ...string) string {
 		t.Fatal(err)
 	}
 	return root
+}
+
+// sections is a script's output in "== name" sections (more may be appended to out).
+type sections struct {
+	t   *testing.T
+	out string
+}
+
+// part is the section after the "== name" line.
+func (s *sections) part(name string) string {
+	_, p, ok := strings.Cut(s.out, "== "+name+"\n")
+	if !ok {
+		s.t.Fatalf("no %q in:\n%s", name, s.out)
+	}
+	p, _, _ = strings.Cut("\n"+p, "\n== ")
+	return p
+}
+
+// runSections runs script in root; the output is logged when the test fails (or with
+// GOCF_VERBOSE).
+func runSections(t *testing.T, root *lab.Root, script, what string) *sections {
+	t.Helper()
+	s := &sections{t: t, out: root.Run(t, "sh", "-c", script)}
+	t.Cleanup(func() {
+		if t.Failed() || os.Getenv("GOCF_VERBOSE") != "" {
+			t.Logf("%s:\n%s", what, s.out)
+		}
+	})
+	return s
 }
