@@ -247,7 +247,7 @@ func TestClassifyNode(t *testing.T) {
 	// became a member / its controller joined the CPG, or 0 when not
 	// (controld_membership.c; unpack.c's determine_online_status_fencing
 	// reads both forms); in_ccm=1 is a node pending shutdown that left the
-	// CPG. No recording: that takes a running cluster.
+	// CPG. testdata/live has one such CIB from a running cluster.
 	for _, tc := range []struct {
 		name                    string
 		ns                      NodeState
@@ -397,5 +397,18 @@ func TestManPageAndLog(t *testing.T) {
 	}
 	if _, err := NewLogger(&b, "nosuch"); err == nil {
 		t.Error("unknown facility accepted")
+	}
+}
+
+// TestClassifyNodeLive: the CIB of the test bed's survivor (Pacemaker 3.0.0, two VMs,
+// fence_sbd) taken after it fenced its peer n1 in the seed plan's "both cables pulled":
+// in_ccm="0" crmd="0" join="down" expected="down", the controller's own form.
+func TestClassifyNodeLive(t *testing.T) {
+	c := readCIB(t, "testdata/live/cib-pcmk3-peer-fenced.xml")
+	if got := ClassifyNode(c.States["n1"], c.StonithEnabled, c.StartupFencing); got != PeerFenced {
+		t.Errorf("n1: %s, want %s (%+v)", got, PeerFenced, c.States["n1"])
+	}
+	if got := ClassifyNode(c.States["n2"], c.StonithEnabled, c.StartupFencing); got != PeerAskController {
+		t.Errorf("n2: %s, want %s (%+v)", got, PeerAskController, c.States["n2"])
 	}
 }

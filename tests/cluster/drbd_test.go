@@ -39,10 +39,19 @@ func TestDRBDOnRealDRBD(t *testing.T) {
 	for _, m := range cloneMeta {
 		args = append(args, "-o", strings.TrimPrefix(m, "OCF_RESKEY_"))
 	}
+	// r0 has fencing resource-and-stonith: a Primary with its peer unknown needs the cluster's
+	// fence-peer handler, which finds no clone of r0 outside Pacemaker and refuses. ocf-tester
+	// runs the agent alone, so the peer is up and connected while it does.
+	if out, err := b.Exec(n2, time.Minute, nil, "drbdadm", "up", "r0"); err != nil {
+		t.Fatalf("drbdadm up r0 on %s: %v: %s", n2, err, out)
+	}
 	out, err := b.Exec(n1, 10*time.Minute, nil, append(append([]string{"ocf-tester"}, args...), "/usr/lib/ocf/resource.d/gocf/drbd")...)
 	t.Logf("ocf-tester:\n%s", out)
 	if err != nil || !strings.Contains(out, "passed all tests") {
 		t.Fatalf("ocf-tester failed on real DRBD: %v", err)
+	}
+	if out, err := b.Exec(n2, time.Minute, nil, "drbdadm", "down", "r0"); err != nil {
+		t.Fatalf("drbdadm down r0 on %s: %v: %s", n2, err, out)
 	}
 
 	// Both up: connected, Secondary, scored; promote one, the other sees
