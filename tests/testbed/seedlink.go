@@ -205,6 +205,15 @@ func (p *SeedPlan) runLink(t *SeedTest) error {
 		if err := p.waitSynced(to); err != nil {
 			return err
 		}
+		// resynced: the unfence handler (after-resync-target) takes the fence constraint away
+		var cons string
+		if !Poll(p.timeout, time.Second, func() bool {
+			var err error
+			cons, err = b.Exec(to, p.cmd, nil, "cibadmin", "-Q", "-o", "constraints")
+			return err == nil && !strings.Contains(cons, "drbd-fence-by-handler")
+		}) {
+			return fmt.Errorf("the fence constraint is still in the CIB after the resync: %s", cons)
+		}
 	}
 	if err := b.WaitSettled(to, p.timeout); err != nil {
 		return err
