@@ -4,6 +4,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestWithBedFencing(t *testing.T) {
@@ -75,5 +76,20 @@ func TestParseFencePeerRuns(t *testing.T) {
 	}
 	if got := ParseFencePeerRuns(string(data), 600); len(got) != 0 {
 		t.Errorf("runs after the log: %+v", got)
+	}
+}
+
+func TestFenceConfirmedInLog(t *testing.T) {
+	since := time.Date(2026, 11, 30, 10, 28, 6, 0, time.Local)
+	log := `Nov 30 10:27:59.100 n1 pacemaker-controld  [703] (tengine_stonith_notify) notice: Peer n2 was terminated (reboot) by n1 on behalf of pacemaker-controld.703@n1: OK | event=1
+Nov 30 10:28:51.250 n1 pacemaker-controld  [703] (tengine_stonith_notify) notice: Peer n3 was terminated (reboot) by n1 on behalf of pacemaker-controld.703@n1: OK | event=2
+Nov 30 10:28:52.375 n1 pacemaker-controld  [703] (tengine_stonith_notify) notice: Peer n2 was terminated (reboot) by n1 on behalf of pacemaker-controld.703@n1: OK | event=3
+`
+	got, ok := fenceConfirmedInLog(log, "n2", since)
+	if want := time.Date(2026, 11, 30, 10, 28, 52, 375e6, time.Local); !ok || !got.Equal(want) {
+		t.Errorf("got %v %v, want %v", got, ok, want)
+	}
+	if _, ok := fenceConfirmedInLog(log, "n4", since); ok {
+		t.Error("n4 was never fenced")
 	}
 }

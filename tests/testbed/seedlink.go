@@ -323,7 +323,15 @@ func (p *SeedPlan) checkFenced(t *SeedTest, victim, survivor string, mark time.T
 		return err
 	}
 	if confirmed.IsZero() {
-		return fmt.Errorf("no successful fencing of %s in %s's stonith history: %+v", victim, survivor, hist)
+		// seen in vm mode when the survivor had itself been fenced and rebooted in the test
+		// before: its history kept only the older event; its controller's log has the result
+		if c, ok := fenceConfirmedInLog(b.NodeLog(survivor, "var/log/pacemaker/pacemaker.log", 5000), victim, mark); ok {
+			confirmed = c
+			b.logf("%s's stonith history lacks the fencing of %s (%+v); its pacemaker.log has it", survivor, victim, hist)
+		}
+	}
+	if confirmed.IsZero() {
+		return fmt.Errorf("no successful fencing of %s in %s's stonith history (%+v) nor in its pacemaker.log", victim, survivor, hist)
 	}
 	if exited != nil && confirmed.Before(ev.Time) {
 		// with SBD the confirmation is msgwait after the message: the victim must be gone by then
@@ -417,4 +425,19 @@ func ParseFencePeerRuns(dmesg string, since float64) []HandlerRun {
 		runs = append(runs, *cur)
 	}
 	return runs
+}
+
+var terminatedRe = regexp.MustCompile(`Peer (\S+) was terminated \((\w+)\) by (\S+) on behalf of \S+: OK`)
+
+// fenceConfirmedInLog finds when a controller logged the successful fencing of victim after
+// since ("Peer n2 was terminated (reboot) by n1 on behalf of pacemaker-controld.703@n1: OK").
+func fenceConfirmedInLog(log, victim string, since time.Time) (time.Time, bool) {
+	for _, l := range strings.Split(log, "\n") {
+		if m := terminatedRe.FindStringSubmatch(l); m != nil && m[1] == victim {
+			if t, ok := logTime(l, since); ok {
+				return t, true
+			}
+		}
+	}
+	return time.Time{}, false
 }
