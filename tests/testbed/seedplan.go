@@ -338,6 +338,21 @@ func (p *SeedPlan) run(t *SeedTest) error {
 			return err
 		}
 		back = []string{p.other(first)}
+		if p.drbd {
+			// With fencing, DRBD attaches a crashed disk as Consistent, not UpToDate: alone,
+			// n1 cannot know that its data is the newest (n2 may have written on alone), so
+			// nothing promotes it (neither agent scores Consistent data by default) until
+			// its peer is back and they compare generations. The seed's Heartbeat promoted
+			// here; with fencing the PBX must wait for the second server.
+			if err := p.waitAlone(first); err != nil {
+				return err
+			}
+			if err := b.Boot(back[0]); err != nil {
+				return err
+			}
+			t.Faulted += " (the PBX waits for both: DRBD Consistent on " + first + " alone)"
+			back = nil
+		}
 	}
 
 	notOn := []string{}
@@ -376,7 +391,7 @@ func (p *SeedPlan) run(t *SeedTest) error {
 		}
 		t.Rejoin = time.Since(t0)
 	}
-	if p.drbd && t.Kind == "switch" {
+	if p.drbd && (t.Kind == "switch" || t.Kind == "total" && len(back) == 0) {
 		if err := p.waitSynced(to); err != nil {
 			return err
 		}
@@ -401,6 +416,23 @@ func (p *SeedPlan) run(t *SeedTest) error {
 			return fmt.Errorf("DRBD reported split brain %d time(s)", sb)
 		}
 		t.DRBD = "no split brain; UpToDate/UpToDate"
+	}
+	return nil
+}
+
+// waitAlone checks, for a minute, that node n, back alone after a total power loss, keeps its
+// DRBD Consistent and Secondary and does not start the PBX.
+func (p *SeedPlan) waitAlone(n string) error {
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		out, err := p.b.Sh(n, p.cmd, "drbdadm role r0; drbdadm dstate r0")
+		if err == nil && (strings.Contains(out, "Primary/") || strings.HasPrefix(strings.TrimSpace(out), "Primary")) {
+			return fmt.Errorf("%s, back alone, promoted DRBD on data it cannot know to be the newest: %s", n, out)
+		}
+		if w, _ := p.b.WaitResource(time.Second, SeedPBX); w != "" {
+			return fmt.Errorf("%s, back alone, started the PBX (%s) on data it cannot know to be the newest", n, w)
+		}
+		time.Sleep(5 * time.Second)
 	}
 	return nil
 }
