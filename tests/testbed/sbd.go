@@ -46,7 +46,7 @@ func (b *Bed) sbdQemuArgs() []string {
 	}
 }
 
-// sbdCreate makes the SBD disk file (once per bed; a fenced VM boots onto the same disk).
+// sbdCreateImage makes the SBD disk file (once per bed; a fenced VM boots onto the same disk).
 func (b *Bed) sbdCreateImage() error {
 	if _, err := os.Stat(b.sbdImage()); err == nil {
 		return nil
