@@ -54,6 +54,14 @@ func FencePeerHandlers(handler string, drbd9 bool) (fence, unfence string) {
 	return "/usr/lib/gocf/drbd-fence fence-peer", "/usr/lib/gocf/drbd-fence unfence-peer"
 }
 
+// fencePeerName names the bed's DRBD fence-peer handler.
+func (b *Bed) fencePeerName() string {
+	if b.st.FencePeer == "linbit" {
+		return "LINBIT's crm-fence-peer.sh"
+	}
+	return "gocf's drbd-fence"
+}
+
 // DRBDInit configures r0 on every node, connects it, makes the first node primary and makes an
 // ext4 file system on it. The first node stays primary. The backing disks are new (all
 // zeroes on both sides), so the initial sync is skipped (new-current-uuid --clear-bitmap).

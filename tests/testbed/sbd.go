@@ -205,11 +205,3 @@ func (b *Bed) watchExit(n string, limit time.Duration) func() time.Time {
 		return at
 	}
 }
-
-// fencePeerName names the bed's DRBD fence-peer handler.
-func (b *Bed) fencePeerName() string {
-	if b.st.FencePeer == "linbit" {
-		return "LINBIT's crm-fence-peer.sh"
-	}
-	return "gocf's drbd-fence"
-}
