@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -10,10 +11,12 @@ import (
 )
 
 // drbdBed brings up the two VMs with r0 configured, connected, UpToDate on
-// both sides and down again, ready for an agent to own it.
-func drbdBed(t *testing.T) *testbed.Bed {
+// both sides and down again, ready for an agent to own it. The VMs run
+// drbd (a testbed.Config DRBD: "8.4", "9.2", ...).
+func drbdBed(t *testing.T, drbd string) *testbed.Bed {
 	t.Helper()
-	b := bedFor(t, "GOCF_TESTBED_VM", testbed.Config{Mode: "vm"})
+	b := bedFor(t, "GOCF_TESTBED_VM", testbed.Config{Mode: "vm", DRBD: drbd})
+	t.Logf("DRBD in the VMs: %s", b.DRBD())
 	if err := b.DRBDInit(); err != nil {
 		t.Fatal(err)
 	}
@@ -26,12 +29,20 @@ func drbdBed(t *testing.T) *testbed.Bed {
 var cloneMeta = []string{"OCF_RESKEY_CRM_meta_clone_max=2", "OCF_RESKEY_CRM_meta_clone_node_max=1",
 	"OCF_RESKEY_CRM_meta_promoted_max=1", "OCF_RESKEY_CRM_meta_promoted_node_max=1", "OCF_RESKEY_CRM_meta_notify=true"}
 
-// TestDRBDOnRealDRBD: the agent on DRBD 8.4 in the VMs, alone (ocf-tester
+// TestDRBDOnRealDRBD: the agent on real DRBD in the VMs, alone (ocf-tester
 // and the actions one by one), then as a promotable clone under Pacemaker:
 // a switch of roles by moving the group, and the power-off of the Primary,
 // after which the survivor is promoted with the file fsync'ed before.
+//
+// The DRBD is LINBIT's 9.2 (the one most Pacemaker users run; built from
+// ../shared/drbd9, required under make check) unless GOCF_TESTBED_DRBD names
+// another ("8.4": Debian's in-tree module, which the seed plan's VMs run).
 func TestDRBDOnRealDRBD(t *testing.T) {
-	b := drbdBed(t)
+	drbd := os.Getenv("GOCF_TESTBED_DRBD")
+	if drbd == "" {
+		drbd = "9.2"
+	}
+	b := drbdBed(t, drbd)
 	n1, n2 := b.Nodes()[0], b.Nodes()[1]
 	p := map[string]string{"drbd_resource": "r0"}
 
