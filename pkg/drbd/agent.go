@@ -62,6 +62,13 @@ fence-peer "/usr/lib/drbd/crm-fence-peer.9.sh" and unfence-peer
 "/usr/lib/drbd/crm-unfence-peer.9.sh" (crm-fence-peer.sh and
 crm-unfence-peer.sh on 8.4), and STONITH enabled in Pacemaker.
 
+Quorum (DRBD 9, "quorum majority;" with "on-no-quorum io-error;" as LINBIT
+recommends with Pacemaker): a node that reaches no majority of its peers
+has no promotion score. The monitor fails a Primary without quorum (9,
+failed promoted: its writes fail or hang), so that Pacemaker stops what
+runs on it and demotes it; a Secondary without quorum keeps running, and
+its monitor logs a warning.
+
 Not supported: connect_only_after_promote and stacked resources.`,
 		Params: params,
 		Actions: []ocf.Action{

@@ -76,12 +76,46 @@ func Monitor(m *Model, name string, o MonitorOptions) MonitorResult {
 		}
 		return res
 	}
+	if r.QuorumLost() {
+		// DRBD 9's quorum: this node reaches no majority of its peers. A Primary cannot
+		// write (on-no-quorum io-error fails the writes, suspend-io freezes them): failing it
+		// makes Pacemaker stop what runs on it and demote it, and the score is gone, so it is
+		// not promoted again here. A Secondary still works as one; it just cannot be promoted.
+		if promoted {
+			return MonitorResult{Status: ocf.FailedPromoted,
+				Reason:  short(fmt.Sprintf("%s is Primary without quorum: its writes fail or hang (%s)", name, quorumPeers(r))),
+				Warning: fmt.Sprintf("DRBD resource %s lost quorum while Primary (%s); a node with quorum must take over", name, quorumPeers(r))}
+		}
+		return MonitorResult{Status: ocf.Success,
+			Warning: fmt.Sprintf("DRBD resource %s has no quorum (%s): it cannot be promoted here until it reaches a majority", name, quorumPeers(r))}
+	}
 	res := MonitorResult{Status: ocf.Success}
 	if promoted {
 		res.Status = ocf.RunningPromoted
 		res.Warning = promotedWarning(r)
 	}
 	return res
+}
+
+// quorumPeers says which peers this node reaches, for a quorum message.
+func quorumPeers(r *Resource) string {
+	var up, down []string
+	for _, c := range r.Connections {
+		if c.Connected() {
+			up = append(up, c.Peer())
+		} else {
+			down = append(down, c.Peer()+" "+string(c.State))
+		}
+	}
+	switch {
+	case len(r.Connections) == 0:
+		return "no peer configured"
+	case len(up) == 0:
+		return "no peer reachable: " + strings.Join(down, ", ")
+	case len(down) == 0:
+		return "reaches " + strings.Join(up, ", ")
+	}
+	return "reaches " + strings.Join(up, ", ") + "; not " + strings.Join(down, ", ")
 }
 
 // brokenDisks describes local volumes that lost their disk although they

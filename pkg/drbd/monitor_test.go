@@ -42,6 +42,14 @@ func TestMonitor(t *testing.T) {
 			true, ocf.DegradedPromoted, "volume 0 is Diskless; I/O served by a peer", "drbdadm attach r"},
 		{"primary diskless alone", []string{resPrimary, dev("0", "Diskless"), connDown}, true, ocf.FailedPromoted,
 			"no peer has UpToDate data", "drbdadm attach r"},
+		// DRBD 9 quorum: a Primary without it cannot write; a Secondary works on, unscored.
+		{"primary without quorum", []string{resPrimary, "exists device name:r volume:0 disk:UpToDate client:no quorum:no",
+			connDown, "exists connection name:r peer-node-id:2 conn-name:c connection:Connected role:Secondary"}, true,
+			ocf.FailedPromoted, "r is Primary without quorum: its writes fail or hang (reaches c; not b Connecting)", "a node with quorum must take over"},
+		{"primary suspended for quorum", []string{"exists resource name:r role:Primary suspended:quorum", dev("0", "UpToDate"), connDown}, true,
+			ocf.FailedPromoted, "(no peer reachable: b Connecting)", "lost quorum while Primary"},
+		{"secondary without quorum", []string{resSecondary, "exists device name:r volume:0 disk:UpToDate client:no quorum:no", connDown}, true,
+			ocf.Success, "", "r has no quorum (no peer reachable: b Connecting): it cannot be promoted here"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := Monitor(model(tc.lines...), "r", MonitorOptions{ExpectConnection: tc.expect})
