@@ -43,6 +43,11 @@ commands:
                                 the shell-agent stack and the gocf stack in the same harness, with ratios
   seedplan [--mode vm|ns] [--out FILE]
                                 the seed's test plan (table IV, 2.1-2.8) on the PBX of crm-examples/
+  quorum [--drbd 9.2|9.3] [--tests Q1,..] [--out FILE]
+                                three VMs (a diskless DRBD tiebreaker), DRBD 9 quorum, the PBX of
+                                crm-examples/pbx-drbd9-quorum.crm: cable pulls on each node
+  record-drbd DIR               on a vm bed with DRBD 9 (up --mode vm --drbd 9.2): record DRBD's
+                                outputs through a resource's life into DIR (RecordDRBD)
   baseline [--mode ns|vm] [--runs N] [--out FILE] [--crm FILE --watch RSC [--name S]]
                                 failover timings of the shell-agent stack, or of the crm
                                 configuration in FILE (brings its own bed up and down)
@@ -110,7 +115,7 @@ func runCmd(cfg testbed.Config, cmd string, args []string) error {
 	case "up":
 		f := flag.NewFlagSet("up", flag.ExitOnError)
 		f.StringVar(&cfg.Mode, "mode", "ns", "ns or vm")
-		f.IntVar(&cfg.Nodes, "nodes", 0, "number of nodes (ns: 2 or 3, default 3; vm: 2)")
+		f.IntVar(&cfg.Nodes, "nodes", 0, "number of nodes, 2 or 3 (default: ns 3, vm 2; vm 3: DRBD 9 with a diskless tiebreaker)")
 		f.StringVar(&cfg.AgentsDir, "agents", defaultAgents(), "directory of gocf agents to install (default: bin/ when run from the repository root)")
 		f.IntVar(&cfg.TokenMS, "token", 1000, "corosync token (ms)")
 		f.BoolVar(&cfg.Asterisk, "asterisk", false, "install a minimal Asterisk config bound to the VIP")
@@ -183,6 +188,33 @@ func runCmd(cfg testbed.Config, cmd string, args []string) error {
 				command += " --fence-peer " + cfg.FencePeer
 			}
 			md := testbed.SeedMarkdown(cfg.Mode, tests, command)
+			fmt.Print(md)
+			if *out != "" {
+				if werr := appendFile(*out, md); werr != nil {
+					return werr
+				}
+			}
+		}
+		return err
+	case "quorum":
+		f := flag.NewFlagSet("quorum", flag.ExitOnError)
+		f.StringVar(&cfg.AgentsDir, "agents", defaultAgents(), "directory of the gocf agents")
+		drbd := f.String("drbd", "9.2", "DRBD 9 of the VMs (9.2 or 9.3)")
+		crmFile := f.String("crm", "crm-examples/"+testbed.QuorumCrm, "crm configuration (its tiebreaker named pbx3)")
+		out := f.String("out", "", "append the result table to this Markdown file")
+		only := f.String("tests", "", "run only these tests (e.g. Q1,Q3)")
+		_ = f.Parse(args)
+		crm, err := os.ReadFile(*crmFile)
+		if err != nil {
+			return err
+		}
+		tests, err := testbed.RunQuorumPlan(cfg, *drbd, string(crm), *only)
+		if len(tests) > 0 {
+			command := "testbed quorum --drbd " + *drbd
+			if *only != "" {
+				command += " --tests " + *only
+			}
+			md := testbed.QuorumMarkdown(*drbd, tests, command)
 			fmt.Print(md)
 			if *out != "" {
 				if werr := appendFile(*out, md); werr != nil {
@@ -318,6 +350,16 @@ func runCmd(cfg testbed.Config, cmd string, args []string) error {
 			return errors.New("usage: cable NODE [lan|ring|all] down|up")
 		}
 		return b.CableLink(n, which, state == "up")
+	case "record-drbd":
+		if len(args) != 1 {
+			return errors.New("usage: record-drbd DIR")
+		}
+		t0 := time.Now()
+		if err := b.RecordDRBD(args[0]); err != nil {
+			return err
+		}
+		fmt.Printf("recorded into %s in %.1fs\n", args[0], time.Since(t0).Seconds())
+		return nil
 	}
 	usage()
 	return nil
