@@ -1,6 +1,7 @@
 package testbed
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
 	"slices"
@@ -42,6 +43,27 @@ func DRBDResource(nodes []string, handler string, drbd9 bool) string {
 	return sb.String()
 }
 
+// DRBDQuorumResource is r0 on three VMs as crm-examples/r0-quorum.res has it: the first two
+// nodes with disks, the third a diskless tiebreaker, DRBD 9's quorum (majority, on-no-quorum
+// io-error: LINBIT's advice with Pacemaker) instead of a fencing policy, a full mesh over the
+// ring.
+func DRBDQuorumResource(nodes []string) string {
+	var sb strings.Builder
+	sb.WriteString("resource r0 {\n  device /dev/drbd0;\n  disk /dev/vdb;\n  meta-disk internal;\n")
+	sb.WriteString("  disk { c-plan-ahead 0; resync-rate 100M; }\n")
+	sb.WriteString("  options { auto-promote no; quorum majority; on-no-quorum io-error; }\n")
+	sb.WriteString("  net { protocol C; after-sb-0pri discard-zero-changes; after-sb-1pri discard-secondary; after-sb-2pri disconnect; }\n")
+	for i, n := range nodes {
+		fmt.Fprintf(&sb, "  on %s { node-id %d; address %s:7789;", n, i, RingIP(n))
+		if i == 2 {
+			sb.WriteString(" disk none;")
+		}
+		sb.WriteString(" }\n")
+	}
+	fmt.Fprintf(&sb, "  connection-mesh { hosts %s; }\n}\n", strings.Join(nodes, " "))
+	return sb.String()
+}
+
 // FencePeerHandlers returns the fence-peer and unfence commands (DRBD 8.4: after-resync-target)
 // of gocf's handler or, for "linbit", of drbd-utils' scripts.
 func FencePeerHandlers(handler string, drbd9 bool) (fence, unfence string) {
@@ -67,29 +89,48 @@ func (b *Bed) fencePeerName() string {
 // zeroes on both sides), so the initial sync is skipped (new-current-uuid --clear-bitmap).
 func (b *Bed) DRBDInit() error {
 	res := DRBDResource(b.st.Nodes, b.st.FencePeer, IsDRBD9(b.DRBD()))
-	for _, n := range b.st.Nodes {
+	if len(b.st.Nodes) == 3 {
+		if !IsDRBD9(b.DRBD()) {
+			return errors.New("three VMs share r0 with DRBD 9 only (a diskless tiebreaker and quorum): up --drbd 9.2")
+		}
+		res = DRBDQuorumResource(b.st.Nodes)
+	}
+	for i, n := range b.st.Nodes {
+		md := "drbdadm create-md --force r0 </dev/null >/dev/null 2>&1 && "
+		if i == 2 {
+			md = "" // the diskless tiebreaker
+		}
 		if _, err := b.Exec(n, 60*time.Second, []byte(res), "/bin/bash", "-c",
-			"modprobe drbd && cat > /etc/drbd.d/r0.res && drbdadm create-md --force r0 </dev/null >/dev/null 2>&1 && drbdadm up r0 && sync"); err != nil {
+			"modprobe drbd && cat > /etc/drbd.d/r0.res && "+md+"drbdadm up r0 && sync"); err != nil {
 			return err
 		}
 	}
 	first := b.st.Nodes[0]
-	wait := func(what, cmd, want string, timeout time.Duration) error {
-		script := fmt.Sprintf(`for i in $(seq %d); do [ "$(%s)" = "%s" ] && exit 0; sleep 0.5; done; %s; exit 1`,
-			int(timeout/(500*time.Millisecond)), cmd, want, cmd)
-		out, err := b.Sh(first, timeout+30*time.Second, script)
-		if err != nil {
-			return fmt.Errorf("DRBD %s: %v: %s", what, err, out)
+	wait := func(what string, primary bool, timeout time.Duration) error {
+		var last string
+		if !Poll(timeout, 500*time.Millisecond, func() bool {
+			out, err := b.Sh(first, 30*time.Second, `echo "$(drbdadm cstate r0 | xargs)|$(drbdadm dstate r0 | xargs)|$(drbdadm role r0 | xargs)"`)
+			last = strings.TrimSpace(out)
+			if err != nil {
+				return false
+			}
+			if what == "connect" {
+				cs := strings.Fields(strings.Split(last, "|")[0])
+				return len(cs) == len(b.st.Nodes)-1 && !slices.ContainsFunc(cs, func(c string) bool { return c != "Connected" })
+			}
+			return drbdSynced(last, primary)
+		}) {
+			return fmt.Errorf("DRBD %s on %s: %q", what, first, last)
 		}
 		return nil
 	}
-	if err := wait("connect", "drbdadm cstate r0", "Connected", 120*time.Second); err != nil {
+	if err := wait("connect", false, 120*time.Second); err != nil {
 		return err
 	}
 	if _, err := b.Exec(first, 60*time.Second, nil, "drbdadm", "new-current-uuid", "--clear-bitmap", "r0"); err != nil {
 		return err
 	}
-	if err := wait("sync", "drbdadm dstate r0", "UpToDate/UpToDate", 120*time.Second); err != nil {
+	if err := wait("sync", false, 120*time.Second); err != nil {
 		return err
 	}
 	if _, err := b.Exec(first, 60*time.Second, nil, "drbdadm", "primary", "r0"); err != nil {
@@ -329,18 +370,44 @@ rsc_defaults rsc-options: resource-stickiness=100
 	return res, nil
 }
 
-// WaitDRBDSynced waits until r0 on the active node is Connected and
-// UpToDate/UpToDate with it Primary; each check is bounded by cmd.
+// WaitDRBDSynced waits until r0 on the active node is Primary and Connected to every peer,
+// UpToDate on both sides (a diskless tiebreaker counts as it is); each check is bounded by cmd.
 func (b *Bed) WaitDRBDSynced(active string, timeout, cmd time.Duration) error {
 	var last string
 	if !Poll(timeout, time.Second, func() bool {
-		out, err := b.Sh(active, cmd, "echo $(drbdadm cstate r0) $(drbdadm dstate r0) $(drbdadm role r0)")
+		out, err := b.Sh(active, cmd, `echo "$(drbdadm cstate r0 | xargs)|$(drbdadm dstate r0 | xargs)|$(drbdadm role r0 | xargs)"`)
 		last = strings.TrimSpace(out)
-		return err == nil && last == "Connected UpToDate/UpToDate Primary/Secondary"
+		return err == nil && drbdSynced(last, true)
 	}) {
-		return fmt.Errorf("DRBD on %s did not get back to Connected UpToDate/UpToDate Primary/Secondary: %q", active, last)
+		return fmt.Errorf("DRBD on %s did not get back to Primary, Connected and UpToDate with every peer: %q", active, last)
 	}
 	return nil
+}
+
+// drbdSynced reads "CSTATES|DSTATES|ROLE" (drbdadm's outputs, lines joined by blanks; 8.4
+// prints "UpToDate/UpToDate" and "Primary/Secondary", 9 a line per peer and the local role
+// alone): every connection Connected, the local disk UpToDate, every disk UpToDate or
+// intentionally Diskless, and, if primary, the local role Primary.
+func drbdSynced(s string, primary bool) bool {
+	f := strings.Split(s, "|")
+	if len(f) != 3 {
+		return false
+	}
+	cs, ds := strings.Fields(f[0]), strings.FieldsFunc(f[1], func(r rune) bool { return r == '/' || r == ' ' })
+	if len(cs) == 0 || len(ds) < 2 || ds[0] != "UpToDate" {
+		return false
+	}
+	for _, c := range cs {
+		if c != "Connected" {
+			return false
+		}
+	}
+	for _, d := range ds {
+		if d != "UpToDate" && d != "Diskless" {
+			return false
+		}
+	}
+	return !primary || strings.HasPrefix(f[2], "Primary")
 }
 
 // WaitSettled waits until Pacemaker has nothing left to do (crm_resource

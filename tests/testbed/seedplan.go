@@ -79,8 +79,9 @@ type SeedPlan struct {
 // or pbx-shared.crm). It returns when the PBX answers SIP on the VIP.
 func (b *Bed) SeedSetup(crm string) (*SeedPlan, error) {
 	p := &SeedPlan{b: b, drbd: b.st.Mode == "vm", timeout: 2 * time.Minute, cmd: time.Minute}
-	if b.st.QNetd == nil || !b.st.Asterisk || len(b.st.Nodes) != 2 {
-		return nil, errors.New("the seed plan needs a 2-node bed up with QDevice and Asterisk")
+	// Two nodes need the quorum device; three VMs (RunQuorumPlan) have Corosync's own quorum.
+	if !b.st.Asterisk || !(len(b.st.Nodes) == 2 && b.st.QNetd != nil || len(b.st.Nodes) == 3 && p.drbd) {
+		return nil, errors.New("the seed plan needs Asterisk and a 2-node bed with QDevice, or 3 VMs")
 	}
 	first := b.st.Nodes[0]
 	dev := b.st.Loop
