@@ -732,6 +732,7 @@ load => res_sorcery_memory.so
 load => res_sorcery_astdb.so
 load => res_pjproject.so
 load => res_pjsip.so
+load => res_pjsip_pubsub.so
 load => res_pjsip_session.so
 load => chan_pjsip.so
 load => res_pjsip_endpoint_identifier_anonymous.so
