@@ -20,9 +20,10 @@ export CGO_ENABLED := 0
 # Debian packages the tests need: ocf-tester and the DTD (resource-agents),
 # xmllint, Pacemaker's CLI, ip(8) to build test networks, ping for the demo,
 # filesystems for fsmount, debootstrap and rpm for the package tests, qemu
-# and debootstrap for the test bed's image and VMs, sipsak for its client.
+# and debootstrap for the test bed's image and VMs, sipsak for its client,
+# sip-tester (SIPp) for the real calls of tests/sipp.
 APT_PKGS := resource-agents libxml2-utils pacemaker-cli-utils iproute2 iputils-ping e2fsprogs xfsprogs util-linux \
-            debootstrap rpm man-db qemu-system-x86 qemu-utils sipsak
+            debootstrap rpm man-db qemu-system-x86 qemu-utils sipsak sip-tester
 # The shell agents make bench compares against need these too.
 BENCH_PKGS := kmod psmisc
 # The OCF 1.1 schema pcs validates with, taken from Debian's pcs package.

@@ -21,6 +21,7 @@ import (
 type astChroot struct {
 	root  *lab.Root
 	enter []string
+	pid   string // the namespaces' init, as seen from the host
 }
 
 const astConf = "/etc/gocf-test/asterisk.conf"
@@ -80,7 +81,7 @@ func newAstChroot(t *testing.T) *astChroot {
 		t.Fatal("the namespace holder did not start")
 	}
 	lab.Run(t, "nsenter", "-t", pid, "-n", "ip", "link", "set", "lo", "up")
-	return &astChroot{root: root, enter: []string{"nsenter", "-t", pid, "-m", "-n", "-p", "-u", "-r", "-w", "--"}}
+	return &astChroot{root: root, enter: []string{"nsenter", "-t", pid, "-m", "-n", "-p", "-u", "-r", "-w", "--"}, pid: pid}
 }
 
 func (c *astChroot) agent(params map[string]string) *lab.Agent {

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -722,7 +723,8 @@ quorum {
 }
 
 // AsteriskModules is the modules.conf of a minimal Asterisk with SIP
-// (pjsip) and a dialplan; tests that need more append load lines.
+// (pjsip), a registrar, calls between endpoints (RTP, SDP, Dial, bridges)
+// and a dialplan; tests that need more append load lines.
 const AsteriskModules = `[modules]
 autoload=no
 load => res_sorcery_config.so
@@ -730,21 +732,46 @@ load => res_sorcery_memory.so
 load => res_sorcery_astdb.so
 load => res_pjproject.so
 load => res_pjsip.so
+load => res_pjsip_pubsub.so
 load => res_pjsip_session.so
 load => chan_pjsip.so
 load => res_pjsip_endpoint_identifier_anonymous.so
 load => res_pjsip_endpoint_identifier_ip.so
+load => res_pjsip_endpoint_identifier_user.so
+load => res_pjsip_registrar.so
+load => res_pjsip_sdp_rtp.so
+load => res_rtp_asterisk.so
+load => app_dial.so
+load => bridge_simple.so
+load => bridge_native_rtp.so
 load => pbx_config.so
 `
 
+// What the bed's Asterisk offers the fault harness's calls (tests/sipp).
+const (
+	// HoldExtension answers and keeps the call up until the caller hangs
+	// up (at most an hour); anyone may call it (anonymous endpoint).
+	HoldExtension = "100"
+	// EndpointUser is an endpoint that registers without authentication:
+	// one contact (a new REGISTER replaces it), kept in astdb
+	// (/var/lib/asterisk), so a restarted Asterisk still knows it.
+	EndpointUser = "ep200"
+	// EndpointExtension calls EndpointUser's registered contact.
+	EndpointExtension = "200"
+	// AsteriskContext is the endpoints' dialplan context.
+	AsteriskContext = "default"
+)
+
 // asteriskFiles is a minimal Asterisk: few modules (fast start), the SIP transport bound to
 // the VIP (a transport on 0.0.0.0 answers a request to the VIP from the node's own address,
-// which SIP clients drop), anonymous endpoint so OPTIONS from the client are answered.
+// which SIP clients drop), anonymous endpoint so OPTIONS from the client are answered, the
+// endpoint EndpointUser and the extensions above. direct_media=no: Asterisk stays in the
+// media path (no re-INVITE of a caller that holds a call).
 var asteriskFiles = map[string]string{
 	"modules.conf": AsteriskModules,
 	"pjsip.conf": `[global]
 type=global
-endpoint_identifier_order=ip,anonymous
+endpoint_identifier_order=ip,username,anonymous
 
 [transport-udp]
 type=transport
@@ -753,8 +780,33 @@ bind=` + VIP + `:5060
 
 [anonymous]
 type=endpoint
-context=default
+context=` + AsteriskContext + `
 disallow=all
 allow=ulaw
+direct_media=no
+
+[` + EndpointUser + `]
+type=endpoint
+context=` + AsteriskContext + `
+disallow=all
+allow=ulaw
+direct_media=no
+aors=` + EndpointUser + `
+
+[` + EndpointUser + `]
+type=aor
+max_contacts=1
+remove_existing=yes
+`,
+	"extensions.conf": `[` + AsteriskContext + `]
+exten => ` + HoldExtension + `,1,Answer()
+ same => n,Wait(3600)
+ same => n,Hangup()
+exten => ` + EndpointExtension + `,1,Dial(PJSIP/` + EndpointUser + `,30)
+ same => n,Hangup()
 `,
 }
+
+// AsteriskConfig is the bed's Asterisk configuration, written over a copy
+// of the image's /etc/asterisk: file name to content.
+func AsteriskConfig() map[string]string { return maps.Clone(asteriskFiles) }
