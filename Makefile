@@ -81,7 +81,7 @@ fuzz:
 # share the bed), after every fuzz target for a bounded time. As root;
 # nothing may skip.
 check: deps build lint package fuzz
-	GOCF_CHECK=1 GOCF_TESTBED=1 GOCF_TESTBED_VM=1 GOCF_AGENTS=$(CURDIR)/bin \
+	GOCF_CHECK=1 GOCF_TESTBED=1 GOCF_TESTBED_VM=1 GOCF_TESTBED_DRBD9=1 GOCF_AGENTS=$(CURDIR)/bin \
 	GOCF_OCF11_RNG=$(CURDIR)/$(OCF11_RNG) GOCF_PACKAGES=$(CURDIR)/dist \
 	$(GO) test -p 1 -count=1 -timeout 70m ./...
 

@@ -27,6 +27,10 @@ type crmExample struct {
 	// The PBX: migration-threshold=3 and failure-timeout=10min, so that
 	// a fault a restart does not cure moves it (see TestCrmExamples).
 	pbx bool
+	// tiebreaker names a third node, DRBD's diskless tiebreaker: it runs
+	// an unpromoted instance of the clone (scored 10, as the agent scores
+	// a diskless node whose peer has the data) and never the PBX.
+	tiebreaker string
 }
 
 var crmExamples = map[string]crmExample{
@@ -35,8 +39,10 @@ var crmExamples = map[string]crmExample{
 	"vip6":        {service: "pbx-vip6", snippet: true},
 	"fsmount-vip": {service: "pbx-vip", snippet: true},
 	"pbx-drbd":    {service: "pbx-asterisk", drbd: true, priority: true, pbx: true},
-	"pbx-shared":  {service: "pbx-asterisk", priority: true, pbx: true},
-	"pbx-ipv6":    {service: "pbx-asterisk", priority: true, pbx: true},
+	// Three nodes have a majority: no priority-fencing-delay.
+	"pbx-drbd9-quorum": {service: "pbx-asterisk", drbd: true, pbx: true, tiebreaker: "pbx3"},
+	"pbx-shared":       {service: "pbx-asterisk", priority: true, pbx: true},
+	"pbx-ipv6":         {service: "pbx-asterisk", priority: true, pbx: true},
 }
 
 // TestCrmExamples loads every crm example with crmsh, and runs every pcs
@@ -151,6 +157,19 @@ unshare --uts sh -c 'hostname `+node+` && `+v.drbdadm+` -c /tmp/drbd.conf dump r
 				}
 			}
 		}
+		// r0-quorum.res (pbx-drbd9-quorum.crm's), DRBD 9 only, on each of its three nodes.
+		root.CopyIn(t, filepath.Join(dir, "r0-quorum.res"), "/tmp/r0-quorum.res")
+		for _, node := range []string{"pbx1", "pbx2", "pbx3"} {
+			out := root.Run(t, "sh", "-c", `printf 'include "/tmp/r0-quorum.res";\n' > /tmp/drbd.conf
+unshare --uts sh -c 'hostname `+node+` && drbdadm -c /tmp/drbd.conf dump r0' 2>&1`)
+			for _, re := range []string{`protocol\s+C;`, `quorum\s+majority;`, `on-no-quorum\s+io-error;`, `auto-promote\s+no;`,
+				`ipv4 203.0.113.1:7789;`, `ipv4 203.0.113.2:7789;`, `ipv4 203.0.113.3:7789;`, `(?s)on pbx3 \{.*disk\s+none;`,
+				`connection-mesh \{\s*hosts\s+pbx1 pbx2 pbx3;`} {
+				if !regexp.MustCompile(re).MatchString(out) {
+					t.Fatalf("drbdadm dump r0 of r0-quorum.res on %s does not match %s:\n%s", node, re, out)
+				}
+			}
+		}
 	})
 }
 
@@ -161,13 +180,17 @@ func simulateExample(t *testing.T, root *lab.Root, load string, ex crmExample) {
 	// The nodes are up and the cluster quorate before the configuration
 	// is loaded, as on a new cluster (without status crm_verify would
 	// schedule the fencing of nodes it knows nothing about).
+	third := ""
+	if ex.tiebreaker != "" {
+		third = "CIB_file=/tmp/empty.xml cibadmin -C -o nodes -X '<node id=\"3\" uname=\"" + ex.tiebreaker + "\"/>'\n"
+	}
 	script := `set -e
 cd /tmp
 rm -f *.xml
 cibadmin --empty > empty.xml
 CIB_file=/tmp/empty.xml cibadmin -C -o nodes -X '<node id="1" uname="n1"/>'
 CIB_file=/tmp/empty.xml cibadmin -C -o nodes -X '<node id="2" uname="n2"/>'
-crm_simulate -x empty.xml -q 1 -u n1 -u n2 -O cib.xml >/dev/null
+` + third + `crm_simulate -x empty.xml -q 1 -u n1 -u n2 ` + map[bool]string{true: "-u " + ex.tiebreaker, false: ""}[third != ""] + ` -O cib.xml >/dev/null
 export CIB_file=/tmp/cib.xml
 echo '== load'
 {
@@ -183,6 +206,9 @@ cp cib.xml s0.xml
 		// What the drbd agent's monitor would set: n1 has the better data.
 		script += "CIB_file=/tmp/s0.xml crm_attribute -N n1 -n master-pbx-drbd -l reboot -v 10000\n" +
 			"CIB_file=/tmp/s0.xml crm_attribute -N n2 -n master-pbx-drbd -l reboot -v 1000\n"
+		if ex.tiebreaker != "" {
+			script += "CIB_file=/tmp/s0.xml crm_attribute -N " + ex.tiebreaker + " -n master-pbx-drbd -l reboot -v 10\n"
+		}
 	}
 	// Probes, then starts, then promotion: one transition each; the
 	// fourth must have nothing to do.
@@ -300,8 +326,8 @@ cat cib.xml
 		if on := placed.nodes("pbx-drbd", "Promoted"); strings.Join(on, " ") != "n1" {
 			t.Errorf("DRBD promoted on %v, want n1", on)
 		}
-		if on := placed.nodes("pbx-drbd", "Unpromoted"); strings.Join(on, " ") != "n2" {
-			t.Errorf("DRBD unpromoted on %v, want n2", on)
+		if on := placed.nodes("pbx-drbd", "Unpromoted"); strings.Join(on, " ") != strings.TrimSpace("n2 "+ex.tiebreaker) {
+			t.Errorf("DRBD unpromoted on %v, want n2 %s", on, ex.tiebreaker)
 		}
 	}
 	if idle := part("idle"); regexp.MustCompile(`\* (Start|Stop|Promote|Demote|Move|Recover|Fenc)`).MatchString(idle) {
@@ -364,6 +390,9 @@ cat f-graph.xml
 					continue
 				}
 				running++
+				if cloned[id] && ex.tiebreaker != "" && strings.Join(r.Nodes, " ") == ex.tiebreaker && r.Role == "Unpromoted" {
+					continue // the tiebreaker's instance stays where it is
+				}
 				if r.Failed == "true" || strings.Join(r.Nodes, " ") != other {
 					t.Errorf("%s after the %s of %s: role %s failed %s on %v, want running on %s", id, how, active, r.Role, r.Failed, r.Nodes, other)
 				}
@@ -398,6 +427,9 @@ func checkMigration(t *testing.T, root *lab.Root, active, other string, prims []
 		// test's start-up scores favour n1 for good.
 		drbdScores = "CIB_file=/tmp/m3.xml crm_attribute -N n1 -n master-pbx-drbd -l reboot -v 10000\n" +
 			"CIB_file=/tmp/m3.xml crm_attribute -N n2 -n master-pbx-drbd -l reboot -v 10000\n"
+		if ex.tiebreaker != "" {
+			drbdScores += "CIB_file=/tmp/m3.xml crm_attribute -N " + ex.tiebreaker + " -n master-pbx-drbd -l reboot -v 10\n"
+		}
 	}
 	script := `set -e
 cd /tmp
