@@ -358,12 +358,15 @@ func (s *FaultSession) inject(f Fault, active, other string) (string, error) {
 		_, err := ex("pkill", "-STOP", "-x", "asterisk")
 		return "pkill -STOP -x asterisk", err
 	case 3:
-		for _, m := range []string{"res_pjsip_endpoint_identifier_anonymous.so", "res_pjsip_endpoint_identifier_ip.so"} {
+		// Every endpoint identifier: with one left (the bed's username one, for ep200) an
+		// unidentified request gets 401 from the artificial endpoint; with none, every
+		// request gets 500, as seen on pbx-shared.crm (tests/asterisk_sip_test.go).
+		for _, m := range []string{"res_pjsip_endpoint_identifier_anonymous.so", "res_pjsip_endpoint_identifier_ip.so", "res_pjsip_endpoint_identifier_user.so"} {
 			if _, err := ex("asterisk", "-rx", "module unload "+m); err != nil {
 				return "", err
 			}
 		}
-		return "asterisk -rx 'module unload res_pjsip_endpoint_identifier_anonymous.so' and '..._ip.so'", nil
+		return "asterisk -rx 'module unload res_pjsip_endpoint_identifier_{anonymous,ip,user}.so'", nil
 	case 4:
 		_, err := ex("ip", "addr", "del", VIP+"/24", "dev", NodeIface)
 		return "ip addr del " + VIP + "/24 dev " + NodeIface, err
