@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -135,12 +136,34 @@ func (v *inv) updateScore(ctx context.Context, m *Model) {
 	}
 }
 
+// scoreState remembers the last score written and when: a recurring monitor
+// does not write the same score again within scoreRefresh (one crm_attribute
+// process fewer per monitor). Every other action writes it, a probe too, so
+// that a restarted Pacemaker, whose node attributes start empty, has it at
+// once; a score changed behind the agent's back is set again within
+// scoreRefresh.
+const (
+	scoreState   = "promotion-score"
+	scoreRefresh = 5 * time.Minute
+)
+
 func (v *inv) applyScore(ctx context.Context, d ScoreDecision) {
+	if d.Action != Set && d.Action != Remove {
+		return
+	}
+	written := d.Action.String()
+	if d.Action == Set {
+		written += " " + strconv.Itoa(d.Value)
+	}
+	recurring := v.r.Action == "monitor" && !v.r.IsProbe()
+	if recurring && v.scoreWritten(written) {
+		v.r.Log.Debugf("promotion score: %v (written already)", d)
+		return
+	}
 	var err error
-	switch d.Action {
-	case Set:
+	if d.Action == Set {
 		err = v.t.Promotion.Set(ctx, d.Value)
-	case Remove:
+	} else {
 		err = v.t.Promotion.Delete(ctx)
 	}
 	v.r.Log.Debugf("promotion score: %v", d)
@@ -148,7 +171,26 @@ func (v *inv) applyScore(ctx context.Context, d ScoreDecision) {
 		// The state is what the action reports; a score that could not be
 		// written is retried by the next monitor.
 		v.r.Log.Warnf("cannot %s the promotion score (%v): %v", d.Action, d, err)
+		err = v.r.RemoveState(scoreState)
+	} else {
+		err = v.r.WriteState(scoreState, fmt.Appendf(nil, "%s\n%d\n", written, time.Now().Unix()))
 	}
+	if err != nil {
+		v.r.Log.Warnf("state directory: %v", err)
+	}
+}
+
+// scoreWritten tells whether written is the score this instance wrote last,
+// less than scoreRefresh ago.
+func (v *inv) scoreWritten(written string) bool {
+	b, err := v.r.ReadState(scoreState)
+	if err != nil {
+		return false
+	}
+	last, when, ok := strings.Cut(strings.TrimSpace(string(b)), "\n")
+	t, perr := strconv.ParseInt(when, 10, 64)
+	age := time.Since(time.Unix(t, 0))
+	return ok && perr == nil && last == written && age >= 0 && age < scoreRefresh
 }
 
 // peerPrimaryRemoves applies remove_master_score_if_peer_primary to a

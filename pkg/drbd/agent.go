@@ -41,7 +41,9 @@ Configure it as a promotable clone with notify=true, clone-node-max=1 and
 promoted-max=1 (2 only with allow-two-primaries on DRBD 9). The state comes
 from one "drbdsetup events2 --now" per monitor; promotion scores follow
 adjust_master_score and are set with crm_attribute --promotion (crm_master
-on Pacemaker before 2.1).
+on Pacemaker before 2.1); a recurring monitor leaves a score it wrote less
+than 5 minutes ago as it is (one process fewer per monitor), every other
+action (a probe too) writes it.
 
 Start brings the resource up (or adjusts it), waits up to wfc_timeout for
 the peers and ends Secondary. Stop demotes and takes it down. Promote

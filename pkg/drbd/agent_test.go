@@ -226,6 +226,54 @@ func TestMonitorDown(t *testing.T) {
 	}
 }
 
+// A recurring monitor writes a score only when it changed, or when the one
+// written is older than scoreRefresh; a probe and the other actions always
+// write it.
+func TestMonitorScoreNotRewritten(t *testing.T) {
+	dir := t.TempDir()
+	calls := func(stage, action string, env ...string) []string {
+		t.Helper()
+		k := newKernel(t, stage)
+		if st, _, log := k.run(t, dir, action, env...); st != ocf.Success && st != ocf.RunningPromoted && st != ocf.NotRunning {
+			t.Fatalf("%s: %v\n%s", action, st, log)
+		}
+		return k.scores
+	}
+	secondary, primary := stage("06-both-secondary/node1"), stage("04-primary-secondary-uptodate/node1")
+	for i, tc := range []struct {
+		stage, action string
+		env           []string
+		want          []string
+	}{
+		{secondary, "monitor", nil, []string{"set 10000"}},
+		{secondary, "monitor", nil, nil},
+		{secondary, "monitor", []string{"OCF_RESKEY_CRM_meta_interval=0"}, []string{"set 10000"}},
+		{secondary, "monitor", nil, nil},
+		{stage("03-syncing/node2"), "monitor", nil, []string{"set 10"}},
+		{stage("03-syncing/node2"), "monitor", nil, nil},
+		{primary, "monitor", nil, []string{"set 10000"}},
+		{primary, "monitor", nil, nil},
+		{down, "monitor", nil, []string{"delete"}},
+		{down, "monitor", nil, nil},
+		{down, "stop", nil, []string{"delete"}},
+	} {
+		if got := calls(tc.stage, tc.action, tc.env...); !slices.Equal(got, tc.want) {
+			t.Errorf("%d: %s on %s: promotion calls %q, want %q", i, tc.action, tc.stage, got, tc.want)
+		}
+	}
+	// Written longer ago than scoreRefresh: written again.
+	old := fmt.Appendf(nil, "set 10000\n%d\n", time.Now().Add(-scoreRefresh-time.Second).Unix())
+	if err := os.WriteFile(filepath.Join(dir, "gocf-drbd-drbd:0", scoreState), old, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := calls(secondary, "monitor"); !slices.Equal(got, []string{"set 10000"}) {
+		t.Errorf("after %v: promotion calls %q", scoreRefresh, got)
+	}
+	if got := calls(secondary, "monitor"); got != nil {
+		t.Errorf("refreshed: promotion calls %q", got)
+	}
+}
+
 func TestMonitorNoModule(t *testing.T) {
 	k := newKernel(t, down)
 	k.broken = true

@@ -24,11 +24,12 @@ times > /tmp/times.raw # not in a pipeline: a subshell would report its own chil
 echo "RESULT $((p1 - p0)) $(( (t1 - t0) / 1000000 )) $(tail -1 /tmp/times.raw | sed 's/m/ /g; s/s//g')"
 `
 
-// benchDRBD compares the drbd agents on real DRBD 8.4 in the test bed's VMs:
-// monitor cost (processes started, CPU, wall) on a connected Secondary, and
-// the time of a promotion, with the peer connected and Secondary.
-func benchDRBD(bin string, runs int) int {
-	b, err := bedUp(testbed.Config{Mode: "vm", AgentsDir: bin})
+// benchDRBD compares the drbd agents on real DRBD (drbd: 8.4, 9.2, ...) in
+// the test bed's VMs: monitor cost (processes started, CPU, wall) on a
+// connected Secondary, and the time of a promotion, with the peer connected
+// and Secondary.
+func benchDRBD(bin, drbd string, runs int) int {
+	b, err := bedUp(testbed.Config{Mode: "vm", AgentsDir: bin, DRBD: drbd, DRBDRequired: drbd != testbed.DefaultDRBD})
 	if err != nil {
 		return fail(err)
 	}
@@ -58,7 +59,7 @@ func benchDRBD(bin string, runs int) int {
 		cpu := (num(f[2])*60+num(f[3]))*1000 + (num(f[4])*60+num(f[5]))*1000
 		return num(f[0]) / float64(n), num(f[1]) / float64(n), cpu / float64(n), nil
 	}
-	fmt.Printf("\ndrbd against ocf:linbit:drbd on DRBD 8.4 in the test bed's VMs (%s), r0 connected, Secondary\n\n", testbed.Accel())
+	fmt.Printf("\ndrbd against ocf:linbit:drbd on DRBD %s in the test bed's VMs (%s), r0 connected, Secondary\n\n", b.DRBD(), testbed.Accel())
 	fmt.Println("| action | linbit processes | gocf processes | linbit CPU ms | gocf CPU ms | CPU ratio | linbit wall ms | gocf wall ms | wall ratio |")
 	fmt.Println("|---|---|---|---|---|---|---|---|---|")
 	mon := "OCF_RESKEY_CRM_meta_interval=20000"

@@ -26,6 +26,7 @@ func main() {
 	ra := flag.String("ra", "/usr/lib/ocf/resource.d/heartbeat", "directory of the shell agents")
 	noop := flag.String("noop", ".cache/bench/noop", "the floor: a no-op Go binary built as the agents are (make bench builds it)")
 	only := flag.String("only", "", "run only these parts, comma-separated (vip, fsmount, startup, asterisk, drbd)")
+	drbd := flag.String("drbd", "8.4", "the DRBD of the drbd part's VMs: 8.4 (in-tree) or 9.2, 9.3 (LINBIT's, from ../shared/drbd9)")
 	flag.Parse()
 	*runs = max(*runs, 20)
 	abs, _ := filepath.Abs(*bin)
@@ -41,7 +42,7 @@ func main() {
 			rc |= benchAsterisk(abs, *runs)
 		}
 		if part("drbd") {
-			rc |= benchDRBD(abs, *runs)
+			rc |= benchDRBD(abs, *drbd, *runs)
 		}
 		os.Exit(rc)
 	}

@@ -214,8 +214,9 @@ func (p *SeedPlan) runQuorum(t *QuorumTest) error {
 		return err
 	}
 	if t.Link == LinkRing && t.Victim == "active" {
-		// the quorum failure was the fault: clean it up, as an admin would
-		if out, err := b.Exec(to, p.timeout, nil, "crm_resource", "--cleanup", "-r", "pbx-drbd-clone"); err != nil {
+		// the failures the lost quorum caused (DRBD's monitor, and the I/O errors the file
+		// system and Asterisk's monitors met) were the fault: clean them up, as an admin would
+		if out, err := b.Exec(to, p.timeout, nil, "crm_resource", "--cleanup"); err != nil {
 			return fmt.Errorf("crm_resource --cleanup: %v: %s", err, out)
 		}
 	}
