@@ -27,6 +27,27 @@ type CrmMon struct {
 		Resources []MonResource `xml:"resource"`
 	} `xml:"resources>clone"`
 	Failures []MonFailure `xml:"failures>failure"`
+	// NodeHistory holds each node's fail counts (crm_mon's node_history section).
+	NodeHistory []struct {
+		Name      string `xml:"name,attr"`
+		Resources []struct {
+			ID        string `xml:"id,attr"`
+			FailCount string `xml:"fail-count,attr"` // a number or INFINITY; empty when none
+		} `xml:"resource_history"`
+	} `xml:"node_history>node"`
+}
+
+// FailCounts returns the fail counts crm_mon shows, as "resource on node" to the count.
+func (m *CrmMon) FailCounts() map[string]string {
+	fc := map[string]string{}
+	for _, n := range m.NodeHistory {
+		for _, r := range n.Resources {
+			if r.FailCount != "" && r.FailCount != "0" {
+				fc[r.ID+" on "+n.Name] = r.FailCount
+			}
+		}
+	}
+	return fc
 }
 
 // MonFailure is a failed action in crm_mon's XML.
@@ -36,6 +57,11 @@ type MonFailure struct {
 	ExitStatus string `xml:"exitstatus,attr"`
 	ExitReason string `xml:"exitreason,attr"`
 	Status     string `xml:"status,attr"`
+	ExitCode   string `xml:"exitcode,attr"`
+	Task       string `xml:"task,attr"`
+	Interval   string `xml:"interval,attr"` // ms
+	Call       string `xml:"call,attr"`
+	LastChange string `xml:"last-rc-change,attr"`
 }
 
 func (f MonFailure) String() string {

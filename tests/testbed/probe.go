@@ -3,6 +3,7 @@ package testbed
 import (
 	"context"
 	"os/exec"
+	"sort"
 	"sync"
 	"time"
 )
@@ -121,6 +122,27 @@ func (p *Prober) Recovery(mark time.Time) (recovery, outage time.Duration, ok bo
 		return 0, 0, false
 	}
 	return first.Sub(mark), first.Sub(firstFail), true
+}
+
+// ProbeResult is one completed probe: when it started and whether it succeeded.
+type ProbeResult struct {
+	At time.Time
+	OK bool
+}
+
+// Results returns every completed probe, in the order of their starts.
+func (p *Prober) Results() []ProbeResult {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	rs := make([]ProbeResult, 0, len(p.ok)+len(p.failed))
+	for _, s := range p.ok {
+		rs = append(rs, ProbeResult{At: s[0], OK: true})
+	}
+	for _, f := range p.failed {
+		rs = append(rs, ProbeResult{At: f})
+	}
+	sort.Slice(rs, func(i, j int) bool { return rs[i].At.Before(rs[j].At) })
+	return rs
 }
 
 // Stop ends probing and waits for running probes.

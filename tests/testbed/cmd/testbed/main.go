@@ -6,6 +6,7 @@
 //	testbed [global flags] exec NODE CMD... | crm NODE ARGS...
 //	testbed [global flags] power-off NODE | cable NODE [lan|ring|all] down|up | shutdown NODE | boot NODE
 //	testbed [global flags] baseline [--mode ns|vm] [--runs N] [--out FILE]
+//	testbed [global flags] faults [--mode ns|vm] [--stack gocf,shell,hb1] [--runs N] [--faults 1,2,..] [--out FILE]
 package main
 
 import (
@@ -48,6 +49,10 @@ commands:
                                 crm-examples/pbx-drbd9-quorum.crm: cable pulls on each node
   record-drbd DIR               on a vm bed with DRBD 9 (up --mode vm --drbd 9.2): record DRBD's
                                 outputs through a resource's life into DIR (RecordDRBD)
+  faults [--mode ns|vm] [--stack gocf,shell,hb1] [--runs N] [--faults 1,2,..] [--out FILE] [--hold D]
+                                issue 16's faults on the seed plan's PBX with SIPp calls, per stack (a bed each);
+                                writes FILE (table, default tests/testbed/FAULTS-MODE.md), FILE-runs.md, FILE.json
+                                and faults/MODE-N-NAME.svg beside it
   baseline [--mode ns|vm] [--runs N] [--out FILE] [--crm FILE --watch RSC [--name S]]
                                 failover timings of the shell-agent stack, or of the crm
                                 configuration in FILE (brings its own bed up and down)
@@ -220,6 +225,58 @@ func runCmd(cfg testbed.Config, cmd string, args []string) error {
 				if werr := appendFile(*out, md); werr != nil {
 					return werr
 				}
+			}
+		}
+		return err
+	case "faults":
+		f := flag.NewFlagSet("faults", flag.ExitOnError)
+		f.StringVar(&cfg.Mode, "mode", "ns", "ns (shared disk, pbx-shared.crm) or vm (DRBD, pbx-drbd.crm)")
+		f.StringVar(&cfg.AgentsDir, "agents", defaultAgents(), "directory of the gocf agents")
+		f.StringVar(&cfg.FencePeer, "fence-peer", "gocf", "vm: DRBD's fence-peer handler, gocf or linbit")
+		stacks := f.String("stack", "gocf,shell,hb1", "stacks to compare, in the table's order")
+		runs := f.Int("runs", 0, "runs per fault and stack (default ns 3, vm 1)")
+		only := f.String("faults", "", "faults to run, e.g. 1,2,9 or 1-4 (default: all of the mode)")
+		out := f.String("out", "", "the table's Markdown file (default tests/testbed/FAULTS-MODE.md); the runs, JSON and SVGs go beside it")
+		hold := f.Duration("hold", 20*time.Second, "how long each call is held")
+		work := f.String("work", "", "directory for SIPp's files (default: a new temporary directory)")
+		_ = f.Parse(args)
+		fs, err := testbed.ParseFaults(*only, cfg.Mode)
+		if err != nil {
+			return err
+		}
+		sts, err := testbed.ParseStacks(*stacks)
+		if err != nil {
+			return err
+		}
+		if *runs == 0 {
+			*runs = 3
+			if cfg.Mode == "vm" {
+				*runs = 1
+			}
+		}
+		if *out == "" {
+			*out = "tests/testbed/FAULTS-" + cfg.Mode + ".md"
+		}
+		command := fmt.Sprintf("testbed faults --mode %s --stack %s --runs %d", cfg.Mode, strings.Join(sts, ","), *runs)
+		if *only != "" {
+			command += " --faults " + *only
+		}
+		fc := testbed.FaultConfig{Faults: fs, Stacks: sts, Runs: *runs, Hold: *hold, WorkDir: *work,
+			Progress: func(r testbed.FaultRun) {
+				fmt.Fprintf(os.Stderr, "faults: %s fault %d run %d: OPTIONS back %v (%v), new call %v (%v), calls %+v %s\n",
+					r.Stack, r.Fault, r.Run, r.SIPBack, r.SIPOK, r.CallBack, r.CallOK, r.Calls, r.Err)
+			}}
+		t0 := time.Now()
+		rep, err := testbed.RunFaults(cfg, fc)
+		if rep != nil && len(rep.Runs) > 0 {
+			rep.Command, rep.Date = command, t0
+			files, werr := rep.Write(*out)
+			fmt.Print(rep.Markdown())
+			for _, p := range files {
+				fmt.Println("wrote", p)
+			}
+			if werr != nil && err == nil {
+				err = werr
 			}
 		}
 		return err

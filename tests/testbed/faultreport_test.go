@@ -1,0 +1,196 @@
+package testbed
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gocf/gocf/tests/sipp"
+)
+
+func TestVerdict(t *testing.T) {
+	f1, _ := FaultByID(1)
+	f4, _ := FaultByID(4)
+	f5, _ := FaultByID(5)
+	f7, _ := FaultByID(7)
+	f9, _ := FaultByID(9)
+	act := func(rsc, op string) AgentAction { return AgentAction{Node: "n1", Resource: rsc, Action: op} }
+	// the restart loop of testdata/pacemaker-faults.log: vip 3 starts, asterisk 2
+	loop := []AgentAction{act("pbx-asterisk", "stop"), act("pbx-vip", "start"), act("pbx-asterisk", "start"), act("pbx-vip", "start"),
+		act("pbx-asterisk", "start"), act("pbx-vip", "start")}
+	for _, c := range []struct {
+		f        Fault
+		from, to string
+		acts     []AgentAction
+		want     []string
+	}{
+		{f1, "n1", "n1", []AgentAction{act("pbx-asterisk", "stop"), act("pbx-asterisk", "start")}, nil},
+		{f1, "n1", "n2", []AgentAction{act("pbx-fs", "start"), act("pbx-vip", "start"), act("pbx-asterisk", "start")},
+			[]string{"moved n1 → n2 (a restart in place repairs it)"}},
+		{f1, "n1", "n1", []AgentAction{act("pbx-vip", "start"), act("pbx-asterisk", "start")}, []string{"pbx-vip restarted (not needed)"}},
+		{f4, "n1", "n1", loop, []string{"pbx-asterisk started 2×", "pbx-vip started 3×"}},
+		{f5, "n1", "n1", loop, []string{"pbx-asterisk restarted (not needed)", "pbx-vip restarted (not needed)"}},
+		{f5, "n1", "n2", []AgentAction{act("pbx-fs", "start"), act("pbx-vip", "start"), act("pbx-asterisk", "start")}, nil},
+		{f7, "n1", "n1", nil, nil},
+		{f7, "n1", "n1", []AgentAction{act("pbx-fs", "start")}, []string{"pbx-fs started 1×"}},
+		{f7, "n1", "n2", nil, []string{"moved n1 → n2"}},
+		{f9, "n1", "n2", []AgentAction{act("pbx-fs", "start"), act("pbx-vip", "start"), act("pbx-asterisk", "start")}, nil},
+		{f9, "n1", "n2", []AgentAction{act("pbx-asterisk", "start"), act("pbx-asterisk", "start")}, []string{"pbx-asterisk started 2× (once is the move)"}},
+	} {
+		if got := Verdict(c.f, c.from, c.to, c.acts); !slices.Equal(got, c.want) {
+			t.Errorf("fault %d %s→%s %v: %q, want %q", c.f.ID, c.from, c.to, c.acts, got, c.want)
+		}
+	}
+}
+
+// fakeRun is a run of fault f on stack st: OPTIONS back after sipBack (0: never lost; <0:
+// never back), a new call 1.5 s later, a detection at det (0: none).
+func fakeRun(f Fault, st string, run int, sipBack, det time.Duration, failed, cut int) FaultRun {
+	mark := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC).Add(time.Duration(run) * time.Hour)
+	r := FaultRun{Mode: "ns", Stack: st, Fault: f.ID, Run: run, Active: "n1", After: "n1", Mark: mark, Watched: 60 * time.Second,
+		Calls: Calls{Attempted: 100, Successful: 100 - failed - cut, Failed: failed, Cut: cut}, Ep200: "reached",
+		FailCounts: map[string]string{}}
+	if sipBack >= 0 {
+		r.SIPOK, r.SIPBack, r.CallOK, r.CallBack = true, sipBack, true, sipBack+1500*time.Millisecond
+	} else {
+		r.After, r.Ep200 = "", "not tried: the PBX does not answer"
+	}
+	if det > 0 {
+		r.Detections = []Detection{{At: mark.Add(det), Node: "n1", Resource: "pbx-asterisk", Action: "monitor", Interval: 10 * time.Second,
+			RC: 7, Result: "Not running", Failed: true}}
+	}
+	for s := -20.0; s < 60; s += 0.1 {
+		at := mark.Add(time.Duration(s * float64(time.Second)))
+		r.Probes = append(r.Probes, ProbeResult{At: at, OK: s < 0 || sipBack >= 0 && at.Sub(mark) >= sipBack})
+	}
+	for s := -19.0; s <= 60; s++ {
+		r.Seconds = append(r.Seconds, sipp.Second{Time: mark.Add(time.Duration(s) * time.Second), Successful: 2})
+	}
+	return r
+}
+
+func TestSummarizeCell(t *testing.T) {
+	f1, _ := FaultByID(1)
+	f7, _ := FaultByID(7)
+	runs := []FaultRun{fakeRun(f1, "gocf", 1, 12*time.Second, 9*time.Second, 10, 40), fakeRun(f1, "gocf", 2, 10*time.Second, 8*time.Second, 8, 38),
+		fakeRun(f1, "gocf", 3, 30*time.Second, 25*time.Second, 30, 41)}
+	runs[1].FailCounts["pbx-asterisk on n1"] = "1"
+	if m, _ := MedianRun(runs); m.Run != 1 {
+		t.Errorf("median run %d, want 1", m.Run)
+	}
+	c := SummarizeCell(f1, runs)
+	want := "OPTIONS 12.0 s, new call 13.5 s (3 runs); calls: 10 failed, 40 cut; detected by pbx-asterisk monitor (depth 0, every 10s) → 7 not running at 9.0 s"
+	if c.Words != want || len(c.Seconds) != 3 || c.Failed != 48 || c.Cut != 119 {
+		t.Errorf("cell %q %+v\nwant %q", c.Words, c, want)
+	}
+	// the median run (2 of 4, lower middle) leaves a fail count; one run's ep200 not reached
+	runs = append(runs, fakeRun(f1, "gocf", 4, 11*time.Second, 8*time.Second, 9, 39))
+	runs[3].Ep200 = "not reached (1 failed, 0 cut)"
+	runs[1].FailCounts["pbx-asterisk on n1"] = "1"
+	if m, _ := MedianRun(runs); m.Run != 4 {
+		t.Errorf("median of 4: run %d, want 4 (11 s)", m.Run)
+	}
+	runs[3].FailCounts["pbx-asterisk on n1"] = "1"
+	c = SummarizeCell(f1, runs)
+	for _, w := range []string{"OPTIONS 11.5 s, new call 13.0 s (4 runs)", "calls: 10 failed, 40 cut",
+		"left: fail counts pbx-asterisk on n1 1", "ep200 reached after the fault in 3 of 4 runs"} {
+		if !strings.Contains(c.Words, w) {
+			t.Errorf("cell %q: no %q", c.Words, w)
+		}
+	}
+	hb := []FaultRun{fakeRun(f1, "hb1", 1, -1, 0, 60, 40), fakeRun(f1, "hb1", 2, -1, 0, 62, 40)}
+	if c := SummarizeCell(f1, hb); !strings.HasPrefix(c.Words, "not detected: PBX down until a human acts (2 runs); calls: 61 failed, 40 cut") ||
+		!strings.Contains(c.Words, "ep200 reached after the fault in 0 of 2 runs") {
+		t.Errorf("hb1: %q", c.Words)
+	}
+	mixed := []FaultRun{fakeRun(f1, "shell", 1, 20*time.Second, 15*time.Second, 1, 1), fakeRun(f1, "shell", 2, -1, 0, 1, 1),
+		fakeRun(f1, "shell", 3, -1, 14*time.Second, 1, 1)}
+	if c := SummarizeCell(f1, mixed); !strings.HasPrefix(c.Words, "OPTIONS 20.0 s, new call 21.5 s (1 of 3 runs); not detected in 1 of 3 runs; detected but not recovered in 1 of 3 runs") {
+		t.Errorf("mixed: %q", c.Words)
+	}
+	quiet := []FaultRun{fakeRun(f7, "gocf", 1, 0, 0, 0, 0)}
+	if c := SummarizeCell(f7, quiet); !strings.HasPrefix(c.Words, "no OPTIONS unanswered; first new call 1.5 s (1 run); calls: 0 failed, 0 cut") {
+		t.Errorf("quiet: %q", c.Words)
+	}
+	bad := fakeRun(f1, "gocf", 1, 0, 0, 0, 0)
+	bad.Err = "restore: boom"
+	if c := SummarizeCell(f1, []FaultRun{bad}); c.Words != "run failed: restore: boom" {
+		t.Errorf("error: %q", c.Words)
+	}
+	if c := SummarizeCell(f1, nil); c.Words != "not run" {
+		t.Errorf("none: %q", c.Words)
+	}
+}
+
+func TestFaultReportFiles(t *testing.T) {
+	f1, _ := FaultByID(1)
+	f9, _ := FaultByID(9)
+	rep := &FaultReport{Mode: "ns", Command: "testbed faults --mode ns", Date: time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC),
+		Stacks: []string{"gocf", "hb1"}, Faults: []Fault{f1, f9}}
+	for i := 1; i <= 3; i++ {
+		rep.Runs = append(rep.Runs, fakeRun(f1, "gocf", i, time.Duration(8+i)*time.Second, 7*time.Second, 5, 20),
+			fakeRun(f1, "hb1", i, -1, 0, 60, 40))
+	}
+	rep.Runs = append(rep.Runs, fakeRun(f9, "gocf", 1, 0, 0, 3, 0))
+	tab := rep.Table()
+	if len(tab.Rows) != 2 || len(tab.Stacks) != 2 || tab.Rows[1].Cells[1].Words != "not run" {
+		t.Fatalf("table %+v", tab)
+	}
+	md := rep.Markdown()
+	for _, w := range []string{"## Faults, ns mode, 2026-11-30 12:00 UTC", "| 1. Asterisk SIGKILLed | OPTIONS 10.0 s, new call 11.5 s (3 runs)",
+		"| Heartbeat-1 style (shell agents, no monitors) |", "not detected: PBX down until a human acts (3 runs)", "[9](faults/ns-9-move.svg)"} {
+		if !strings.Contains(md, w) {
+			t.Errorf("no %q in\n%s", w, md)
+		}
+	}
+	runs := rep.RunsMarkdown()
+	if strings.Count(runs, "\n### fault ") != 7 || !strings.Contains(runs, "OPTIONS answered again after never") {
+		t.Errorf("runs:\n%s", runs)
+	}
+	tl, ok := rep.Timeline(f1)
+	if !ok || len(tl.Lanes) != 2 || tl.Lanes[0].Stack != "gocf" || len(tl.Lanes[0].Events) != 3 || len(tl.Lanes[1].Events) != 0 || tl.To != 70*time.Second {
+		t.Fatalf("timeline %+v", tl)
+	}
+	// each lane's fault at x = 0: the runs were an hour apart
+	if d := tl.Lanes[1].Probes[200].At.Sub(tl.Fault); d != 0 {
+		t.Errorf("hb1's lane is off by %v", d)
+	}
+	dir := t.TempDir()
+	files, err := rep.Write(filepath.Join(dir, "FAULTS-ns.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := []string{"FAULTS-ns.md", "FAULTS-ns-runs.md", "FAULTS-ns.json", "faults/ns-1-kill.svg", "faults/ns-9-move.svg"}
+	if len(files) != len(names) {
+		t.Errorf("files %v", files)
+	}
+	for _, n := range names {
+		data, err := os.ReadFile(filepath.Join(dir, n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch filepath.Ext(n) {
+		case ".svg":
+			d := xml.NewDecoder(bytes.NewReader(data))
+			for {
+				if _, err := d.Token(); err == io.EOF {
+					break
+				} else if err != nil {
+					t.Fatalf("%s: %v", n, err)
+				}
+			}
+		case ".json":
+			var back FaultReport
+			if err := json.Unmarshal(data, &back); err != nil || len(back.Runs) != 7 || back.Runs[0].Probes != nil || len(back.Runs[0].Seconds) == 0 {
+				t.Errorf("json: %v", err)
+			}
+		}
+	}
+}
