@@ -615,19 +615,11 @@ func RunFaults(cfg Config, fc FaultConfig) (rep *FaultReport, err error) {
 	return rep, nil
 }
 
-func runStack(cfg Config, fc FaultConfig, st FaultStack, rep *FaultReport) (err error) {
-	b, err := newIdle(cfg)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if derr := b.Down(); derr != nil && err == nil {
-			err = derr
-		}
-	}()
-	if err := b.Up(); err != nil {
-		return err
-	}
+func runStack(cfg Config, fc FaultConfig, st FaultStack, rep *FaultReport) error {
+	return withBed(cfg, func(b *Bed) error { return runFaults(b, fc, st, rep) })
+}
+
+func runFaults(b *Bed, fc FaultConfig, st FaultStack, rep *FaultReport) error {
 	s, err := b.FaultSetup(st, fc)
 	if err != nil {
 		return err

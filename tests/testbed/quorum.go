@@ -250,40 +250,31 @@ func (p *SeedPlan) runQuorum(t *QuorumTest) error {
 func RunQuorumPlan(cfg Config, drbd, crm, only string) (tests []QuorumTest, err error) {
 	cfg.defaults()
 	cfg.Mode, cfg.Nodes, cfg.Asterisk, cfg.DRBD = "vm", 3, true, drbd
-	b, err := newIdle(cfg)
-	if err != nil {
-		return nil, err
-	}
-	defer func() {
-		if derr := b.Down(); derr != nil && err == nil {
-			err = derr
+	err = withBed(cfg, func(b *Bed) error {
+		p, err := b.SeedSetup(b.QuorumPBXConfig(crm))
+		if err != nil {
+			return err
 		}
-	}()
-	if err := b.Up(); err != nil {
-		return nil, err
-	}
-	p, err := b.SeedSetup(b.QuorumPBXConfig(crm))
-	if err != nil {
-		return nil, err
-	}
-	defer p.Close()
-	for _, t := range QuorumTests {
-		if only != "" && !strings.Contains(","+only+",", ","+t.ID+",") {
-			continue
+		defer p.Close()
+		for _, t := range QuorumTests {
+			if only != "" && !strings.Contains(","+only+",", ","+t.ID+",") {
+				continue
+			}
+			b.logf("quorum %s: %s", t.ID, t.Title)
+			t.Err = p.runQuorum(&t)
+			if t.Err != nil {
+				t.Err = fmt.Errorf("test %s (%s): %w", t.ID, t.Title, t.Err)
+			}
+			tests = append(tests, t)
+			if t.Err != nil {
+				return t.Err
+			}
+			b.logf("quorum %s: PBX %s -> %s, SIP answered again after %.2fs (outage %.2fs); %s; %s; %s; back in %.1fs",
+				t.ID, t.From, t.To, t.Recovery.Seconds(), t.Outage.Seconds(), t.Writers, t.Fencing, t.Detected, t.Rejoin.Seconds())
 		}
-		b.logf("quorum %s: %s", t.ID, t.Title)
-		t.Err = p.runQuorum(&t)
-		if t.Err != nil {
-			t.Err = fmt.Errorf("test %s (%s): %w", t.ID, t.Title, t.Err)
-		}
-		tests = append(tests, t)
-		if t.Err != nil {
-			return tests, t.Err
-		}
-		b.logf("quorum %s: PBX %s -> %s, SIP answered again after %.2fs (outage %.2fs); %s; %s; %s; back in %.1fs",
-			t.ID, t.From, t.To, t.Recovery.Seconds(), t.Outage.Seconds(), t.Writers, t.Fencing, t.Detected, t.Rejoin.Seconds())
-	}
-	return tests, nil
+		return nil
+	})
+	return tests, err
 }
 
 // QuorumMarkdown is the plan's results as a Markdown table.

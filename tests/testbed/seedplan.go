@@ -474,9 +474,32 @@ func RunSeedPlan(cfg Config, crm, only string) (tests []SeedTest, err error) {
 	cfg.defaults()
 	cfg.Nodes, cfg.QDevice, cfg.Asterisk = 2, true, true
 	cfg.SharedDisk = cfg.Mode == "ns"
+	err = withBed(cfg, func(b *Bed) error {
+		p, err := b.SeedSetup(crm)
+		if err != nil {
+			return err
+		}
+		defer p.Close()
+		if only != "" {
+			p.Only(only)
+		}
+		tests = p.Run()
+		for _, t := range tests {
+			if t.Err != nil {
+				return t.Err
+			}
+		}
+		return nil
+	})
+	return tests, err
+}
+
+// withBed brings a new bed of cfg up, runs f on it and takes the bed down whatever happened;
+// the error is f's, or Down's when f had none.
+func withBed(cfg Config, f func(*Bed) error) (err error) {
 	b, err := newIdle(cfg)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer func() {
 		if derr := b.Down(); derr != nil && err == nil {
@@ -484,23 +507,9 @@ func RunSeedPlan(cfg Config, crm, only string) (tests []SeedTest, err error) {
 		}
 	}()
 	if err := b.Up(); err != nil {
-		return nil, err
+		return err
 	}
-	p, err := b.SeedSetup(crm)
-	if err != nil {
-		return nil, err
-	}
-	defer p.Close()
-	if only != "" {
-		p.Only(only)
-	}
-	tests = p.Run()
-	for _, t := range tests {
-		if t.Err != nil {
-			return tests, t.Err
-		}
-	}
-	return tests, nil
+	return f(b)
 }
 
 // tcgSlowdown is how much longer operations take in the VMs under TCG
