@@ -47,8 +47,8 @@ commands:
   quorum [--drbd 9.2|9.3] [--tests Q1,..] [--out FILE]
                                 three VMs (a diskless DRBD tiebreaker), DRBD 9 quorum, the PBX of
                                 crm-examples/pbx-drbd9-quorum.crm: cable pulls on each node
-  record-drbd DIR               on a vm bed with DRBD 9 (up --mode vm --drbd 9.2): record DRBD's
-                                outputs through a resource's life into DIR (RecordDRBD)
+  record-drbd DIR               on a vm bed with DRBD 9 (up --mode vm --drbd 9.2 [--nodes 3]): record
+                                DRBD's outputs through a resource's life (3 nodes: with quorum) into DIR
   faults [--mode ns|vm] [--stack gocf,shell,hb1] [--runs N] [--faults 1,2,..] [--out FILE] [--hold D]
                                 issue 16's faults on the seed plan's PBX with SIPp calls, per stack (a bed each);
                                 writes FILE (table, default tests/testbed/FAULTS-MODE.md), FILE-runs.md, FILE.json
