@@ -42,7 +42,7 @@ commands:
   boot NODE                     power on again and wait until online
   failover [--mode ns|vm] [--runs N] [--out FILE]
                                 the shell-agent stack and the gocf stack in the same harness, with ratios
-  seedplan [--mode vm|ns] [--out FILE]
+  seedplan [--mode vm|ns] [--tests 2.2,..] [--drbd 9.2] [--out FILE]
                                 the seed's test plan (table IV, 2.1-2.8) on the PBX of crm-examples/
   quorum [--drbd 9.2|9.3] [--tests Q1,..] [--out FILE]
                                 three VMs (a diskless DRBD tiebreaker), DRBD 9 quorum, the PBX of
@@ -172,6 +172,7 @@ func runCmd(cfg testbed.Config, cmd string, args []string) error {
 		out := f.String("out", "", "append the result table to this Markdown file")
 		only := f.String("tests", "", "run only these tests (e.g. 2.2,2.3a)")
 		f.StringVar(&cfg.FencePeer, "fence-peer", "gocf", "vm: DRBD's fence-peer handler, gocf or linbit")
+		f.StringVar(&cfg.DRBD, "drbd", testbed.DefaultDRBD, "vm mode: DRBD 8.4 (in-tree), 9.2 or 9.3 (LINBIT's)")
 		_ = f.Parse(args)
 		if *crmFile == "" {
 			*crmFile = "crm-examples/pbx-drbd.crm"
@@ -191,6 +192,9 @@ func runCmd(cfg testbed.Config, cmd string, args []string) error {
 			}
 			if cfg.FencePeer != "gocf" {
 				command += " --fence-peer " + cfg.FencePeer
+			}
+			if cfg.DRBD != testbed.DefaultDRBD {
+				command += " --drbd " + cfg.DRBD
 			}
 			md := testbed.SeedMarkdown(cfg.Mode, tests, command)
 			fmt.Print(md)
