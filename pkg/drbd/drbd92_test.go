@@ -261,3 +261,95 @@ func TestDRBD92Streams(t *testing.T) {
 		})
 	}
 }
+
+// TestDRBD92Quorum replays DRBD 9.2.18 with quorum on three VMs
+// (testdata/drbd92q, `testbed up --mode vm --nodes 3 --drbd 9.2` and
+// `testbed record-drbd`): n1 Primary, n2 with the other disk, n3 the
+// diskless tiebreaker; then n2's replication cut (n2 loses quorum), then
+// n1's (the Primary loses it: its write failed with EIO, write.txt).
+func TestDRBD92Quorum(t *testing.T) {
+	for _, tc := range []struct {
+		dir       string
+		role      Role
+		disk      DiskState
+		quorum    Tristate
+		connected int // peers Connected
+		score     ScoreDecision
+		monitor   ocf.Status
+		reason    string // in the monitor's Reason, or its Warning when it succeeds
+	}{
+		{"q01-n1-primary-two-peers/n1", Primary, UpToDate, Yes, 2, ScoreDecision{Action: Set, Value: 10000}, ocf.RunningPromoted, ""},
+		{"q01-n1-primary-two-peers/n2", Secondary, UpToDate, Yes, 2, ScoreDecision{Action: Set, Value: 10000}, ocf.Success, ""},
+		// The tiebreaker is scored like any node whose peer has the data: the
+		// crm example's location rule keeps it unpromoted.
+		{"q01-n1-primary-two-peers/n3", Secondary, Diskless, Yes, 2, ScoreDecision{Action: Set, Value: 10}, ocf.Success, ""},
+		{"q02-n2-ring-cut/n1", Primary, UpToDate, Yes, 1, ScoreDecision{Action: Set, Value: 10000}, ocf.RunningPromoted, "peer n2 is Connecting"},
+		{"q02-n2-ring-cut/n2", Secondary, UpToDate, No, 0, ScoreDecision{Action: Remove}, ocf.Success,
+			"r0 has no quorum (no peer reachable: n3 Connecting, n1 Connecting)"},
+		{"q02-n2-ring-cut/n3", Secondary, Diskless, Yes, 1, ScoreDecision{Action: Set, Value: 10}, ocf.Success, ""},
+		{"q03-n1-ring-cut/n1", Primary, UpToDate, No, 0, ScoreDecision{Action: Remove}, ocf.FailedPromoted,
+			"r0 is Primary without quorum: its writes fail or hang (no peer reachable: n3 Connecting, n2 Connecting)"},
+		{"q03-n1-ring-cut/n2", Secondary, UpToDate, Yes, 1, ScoreDecision{Action: Set, Value: 1000}, ocf.Success, ""},
+		{"q03-n1-ring-cut/n3", Secondary, Diskless, Yes, 1, ScoreDecision{Action: Set, Value: 10}, ocf.Success, ""},
+		{"q04-back/n1", Primary, UpToDate, Yes, 2, ScoreDecision{Action: Set, Value: 10000}, ocf.RunningPromoted, ""},
+		{"q04-back/n2", Secondary, UpToDate, Yes, 2, ScoreDecision{Action: Set, Value: 10000}, ocf.Success, ""},
+		{"q04-back/n3", Secondary, Diskless, Yes, 2, ScoreDecision{Action: Set, Value: 10}, ocf.Success, ""},
+	} {
+		t.Run(tc.dir, func(t *testing.T) {
+			base := filepath.Join("drbd92q", tc.dir)
+			m := ParseString(readTestdata(t, base+"/events2_now.out"))
+			r := m.Resource("r0")
+			if m.Malformed != 0 || !m.DumpComplete || r == nil || len(r.Devices) != 1 || len(r.Connections) != 2 {
+				t.Fatalf("malformed %d, complete %v, resource %+v", m.Malformed, m.DumpComplete, r)
+			}
+			d := r.Devices[0]
+			connected := 0
+			for _, c := range r.Connections {
+				if c.Connected() {
+					connected++
+				}
+			}
+			if r.Role != tc.role || d.Disk != tc.disk || d.Quorum != tc.quorum || r.QuorumLost() != (tc.quorum == No) ||
+				connected != tc.connected || (d.Client == Yes) != (tc.disk == Diskless) {
+				t.Errorf("role %s disk %s client %s quorum %s, %d connected", r.Role, d.Disk, d.Client, d.Quorum, connected)
+			}
+			if got := Score(r, DefaultScores); got.Action != tc.score.Action || got.Value != tc.score.Value {
+				t.Errorf("score %v, want %s %d", got, tc.score.Action, tc.score.Value)
+			}
+			got := Monitor(m, "r0", MonitorOptions{ExpectConnection: true})
+			text := got.Reason
+			if got.Status == ocf.Success || got.Status == ocf.RunningPromoted {
+				text = got.Warning
+			}
+			if got.Status != tc.monitor || !contains(text, tc.reason) {
+				t.Errorf("monitor %+v, want %v with %q", got, tc.monitor, tc.reason)
+			}
+			// drbdsetup's JSON status says the same, peer by peer.
+			var s status92
+			if err := json.Unmarshal([]byte(readTestdata(t, base+"/status_json.out")), &s); err != nil || len(s) != 1 {
+				t.Fatalf("status --json: %v", err)
+			}
+			if s[0].Role != string(r.Role) || len(s[0].Devices) != 1 || s[0].Devices[0].Quorum != (d.Quorum == Yes) ||
+				s[0].Devices[0].DiskState != string(d.Disk) || len(s[0].Connections) != 2 {
+				t.Fatalf("JSON %+v", s[0])
+			}
+			for _, jc := range s[0].Connections {
+				c := r.Connection(jc.PeerNodeID)
+				if c == nil || jc.Name != c.Name || jc.ConnectionState != string(c.State) || jc.PeerRole != string(c.PeerRole) ||
+					len(jc.PeerDevices) != 1 || jc.PeerDevices[0].PeerDiskState != string(c.PeerDevice(0).PeerDisk) ||
+					jc.PeerDevices[0].ReplicationState != string(c.PeerDevice(0).Replication) {
+					t.Errorf("JSON connection %+v, events2 %+v", jc, c)
+				}
+			}
+		})
+	}
+	if w := readTestdata(t, "drbd92q/q03-n1-ring-cut/write.txt"); !strings.Contains(w, "Input/output error") {
+		t.Errorf("the write without quorum did not fail with EIO: %s", w)
+	}
+	// n1's stream: quorum lost and regained as Primary.
+	s := readTestdata(t, "drbd92q/events2_stream/n1.txt")
+	m := ParseString(s)
+	if m.Malformed != 0 || !strings.Contains(s, "quorum:no") || m.Resource("r0").QuorumLost() {
+		t.Errorf("stream: malformed %d, quorum lost at the end %v", m.Malformed, m.Resource("r0").QuorumLost())
+	}
+}

@@ -12,8 +12,8 @@ import (
 func FuzzParse(f *testing.F) {
 	files, _ := filepath.Glob("testdata/drbd9/events2-*.txt")
 	more, _ := filepath.Glob("testdata/drbd84/*/*/events2_now*.out")
-	more92, _ := filepath.Glob("testdata/drbd92/*/*/events2_now*.out")
-	streams, _ := filepath.Glob("testdata/drbd92/events2_stream/*.txt")
+	more92, _ := filepath.Glob("testdata/drbd92*/*/*/events2_now*.out")
+	streams, _ := filepath.Glob("testdata/drbd92*/events2_stream/*.txt")
 	for _, name := range slices.Concat(files, more, more92, streams) {
 		rel, _ := filepath.Rel("testdata", name)
 		f.Add(readTestdata(f, rel))
