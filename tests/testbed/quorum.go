@@ -76,14 +76,8 @@ func (p *SeedPlan) primaries() []string {
 
 func (p *SeedPlan) runQuorum(t *QuorumTest) error {
 	b := p.b
-	active, err := b.WaitResource(p.timeout, SeedPBX)
+	active, err := p.settled()
 	if err != nil {
-		return err
-	}
-	if err := b.WaitSettled(active, p.timeout); err != nil {
-		return err
-	}
-	if err := p.waitSynced(active); err != nil {
 		return err
 	}
 	disks := b.st.Nodes[:2]

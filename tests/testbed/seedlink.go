@@ -70,13 +70,28 @@ func (p *SeedPlan) failuresExcept(n string, allowed func(MonFailure) bool) ([]st
 	return fs, nil
 }
 
+// settled waits for the PBX's node, a cluster with nothing left to do and, with DRBD, r0 in
+// sync there: a fault then hits a steady state. It returns the PBX's node.
+func (p *SeedPlan) settled() (string, error) {
+	active, err := p.b.WaitResource(p.timeout, SeedPBX)
+	if err != nil {
+		return "", err
+	}
+	if err := p.b.WaitSettled(active, p.timeout); err != nil {
+		return "", err
+	}
+	if p.drbd {
+		if err := p.waitSynced(active); err != nil {
+			return "", err
+		}
+	}
+	return active, nil
+}
+
 func (p *SeedPlan) runLink(t *SeedTest) error {
 	b := p.b
-	active, err := b.WaitResource(p.timeout, SeedPBX)
+	active, err := p.settled()
 	if err != nil {
-		return err
-	}
-	if err := b.WaitSettled(active, p.timeout); err != nil {
 		return err
 	}
 	other := p.other(active)
@@ -87,9 +102,6 @@ func (p *SeedPlan) runLink(t *SeedTest) error {
 	t.From = active
 	var sbBefore map[string]kernelLog
 	if p.drbd {
-		if err := p.waitSynced(active); err != nil {
-			return err
-		}
 		sbBefore = p.kernelLogs()
 	}
 	if err := p.witness(active, "before-"+t.ID); err != nil {
