@@ -194,6 +194,14 @@ func bounded(ctx context.Context, d time.Duration) (context.Context, context.Can
 	return context.WithTimeout(ctx, d)
 }
 
+// halfLeft is half of the time ctx has left (10 s without a deadline).
+func halfLeft(ctx context.Context) time.Duration {
+	if dl, ok := ctx.Deadline(); ok {
+		return time.Until(dl) / 2
+	}
+	return 10 * time.Second
+}
+
 // running returns the pid of this instance's Asterisk, or 0.
 func (n *node) running() int { return n.t.Proc.Running(n.conf.RunDir(), n.bin) }
 
@@ -340,9 +348,19 @@ func (a *agent) monitor(ctx context.Context, r *ocf.Request) ocf.Status {
 	if st != ocf.Success {
 		return st // running, but this node cannot reach its configuration
 	}
-	b, out, err := n.ctl().Command(ctx, "core show channels count")
+	if n.t.Proc.Stopped(pid) {
+		// SIGSTOP, a debugger, a job-control stop: certain, and worth not
+		// waiting out the timeout for. Stop continues it before TERM.
+		return r.Fail(ocf.ErrGeneric, "Asterisk (pid %d) is stopped (SIGSTOP or a tracer): it answers nothing until continued", pid)
+	}
+	// A hung (deadlocked) Asterisk is declared so after half of the time
+	// left, not at the timeout, so that the failure comes with its reason.
+	wait := halfLeft(ctx)
+	cctx, cancel := context.WithTimeout(ctx, wait)
+	b, out, err := n.ctl().Command(cctx, "core show channels count")
+	cancel()
 	if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {
-		return r.Fail(ocf.ErrGeneric, "Asterisk (pid %d) is hung: no answer on its control socket within the monitor timeout", pid)
+		return r.Fail(ocf.ErrGeneric, "Asterisk (pid %d) is hung: no answer on its control socket within %v (half the monitor's timeout)", pid, wait.Round(100*time.Millisecond))
 	}
 	if err != nil {
 		return r.Fail(ocf.ErrGeneric, "Asterisk (pid %d) does not answer on its control socket: %v", pid, err)

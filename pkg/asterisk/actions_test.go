@@ -24,7 +24,8 @@ type memAsterisk struct {
 	rundir  string
 	pid     int
 	alive   bool
-	frozen  bool
+	frozen  bool // the control socket accepts but never answers (a deadlock)
+	stopped bool // SIGSTOP
 	exited  chan Exit
 	gone    chan struct{}
 	sent    []string
@@ -130,7 +131,7 @@ func (m *memAsterisk) Signal(pid int, sig syscall.Signal) error {
 	switch sig {
 	case syscall.SIGCONT:
 		m.mu.Lock()
-		m.frozen = false
+		m.frozen, m.stopped = false, false
 		m.mu.Unlock()
 	case syscall.SIGTERM:
 		if !deaf {
@@ -149,6 +150,12 @@ func (m *memAsterisk) KillSession(pid int) error {
 		m.die(Exit{Signal: syscall.SIGKILL})
 	}
 	return nil
+}
+
+func (m *memAsterisk) Stopped(pid int) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.alive && pid == m.pid && m.stopped
 }
 
 func (m *memAsterisk) Canaries(rundir, canary string) []int { return nil }
@@ -356,9 +363,18 @@ func TestMonitorDepths(t *testing.T) {
 	}
 	os.WriteFile(filepath.Join(n.m.rundir, "asterisk.ctl"), nil, 0o644)
 	n.m.frozen = true
-	if r := n.expect(t, ocf.ErrGeneric, "monitor", recurring, "OCF_RESKEY_CRM_meta_timeout=1000"); !strings.Contains(r, "is hung") {
+	began := time.Now()
+	if r := n.expect(t, ocf.ErrGeneric, "monitor", recurring, "OCF_RESKEY_CRM_meta_timeout=4000"); !strings.Contains(r, "is hung: no answer on its control socket within") || !strings.HasSuffix(r, "s (half the monitor's timeout)") {
 		t.Errorf("%q", r)
 	}
+	if d := time.Since(began); d > 3500*time.Millisecond {
+		t.Errorf("a hung Asterisk declared after %v, not at half the timeout", d)
+	}
+	n.m.frozen, n.m.stopped = false, true
+	if r := n.expect(t, ocf.ErrGeneric, "monitor", recurring); r != "Asterisk (pid 4242) is stopped (SIGSTOP or a tracer): it answers nothing until continued" {
+		t.Errorf("%q", r)
+	}
+	n.m.stopped = false
 	// Running, but the configuration is gone from this node.
 	n.m.frozen = false
 	n.expect(t, ocf.ErrInstalled, "monitor", recurring, "OCF_RESKEY_user=no-such-user")

@@ -24,7 +24,8 @@ agents by changing ocf:heartbeat:asterisk to ocf:gocf:asterisk.
 Start reports success the moment Asterisk says it is fully booted on its
 control socket. The monitor talks to Asterisk itself, with no asterisk -rx
 process: depth 0 checks the instance's process and runs a CLI command over
-the control socket (a frozen Asterisk fails within the timeout); depth 10
+the control socket (a stopped Asterisk fails at once, a hung one after half
+the timeout); depth 10
 also asks the Asterisk REST Interface when ari_url is set (failure there is
 reported as degraded, 190: calls still work). With monitor_sipuri set,
 every monitor also sends a SIP OPTIONS request there and wants a final

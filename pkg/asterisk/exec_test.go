@@ -105,10 +105,14 @@ func TestExecLifecycle(t *testing.T) {
 		t.Errorf("reason %q", r)
 	}
 
-	// Frozen: hung within the monitor's timeout; stop still stops it.
+	// Frozen by SIGSTOP: seen in /proc at once, not at the timeout; stop
+	// still stops it.
 	syscall.Kill(pid, syscall.SIGSTOP)
+	for i := 0; i < 50 && procState(pid) != 'T'; i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
 	t0 := time.Now()
-	if r := expect(t, a, ocf.ErrGeneric, "monitor", append(env, recurring, "OCF_RESKEY_CRM_meta_timeout=2000")...); !strings.Contains(r, "hung") {
+	if r := expect(t, a, ocf.ErrGeneric, "monitor", append(env, recurring, "OCF_RESKEY_CRM_meta_timeout=20000")...); !strings.Contains(r, "is stopped (SIGSTOP") {
 		t.Errorf("reason %q", r)
 	}
 	if time.Since(t0) > 2*time.Second {

@@ -63,6 +63,11 @@ func (execProcess) Running(rundir, bin string) int {
 
 func (execProcess) Alive(pid int, bin string) bool { return isAsterisk(pid, bin) }
 
+func (execProcess) Stopped(pid int) bool {
+	st := procState(pid)
+	return st == 'T' || st == 't'
+}
+
 func (execProcess) Wait(ctx context.Context, pid int, bin string) error {
 	return waitExit(ctx, pid, bin)
 }
@@ -116,11 +121,7 @@ func isAsterisk(pid int, binary string) bool {
 	if pid <= 1 {
 		return false
 	}
-	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	if i := bytes.LastIndexByte(stat, ')'); i < 0 || i+2 >= len(stat) || stat[i+2] == 'Z' {
+	if st := procState(pid); st == 0 || st == 'Z' {
 		return false
 	}
 	exe, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/exe")
@@ -129,6 +130,20 @@ func isAsterisk(pid int, binary string) bool {
 	}
 	exe = strings.TrimSuffix(exe, " (deleted)") // upgraded under a running Asterisk
 	return filepath.Base(exe) == filepath.Base(binary)
+}
+
+// procState returns the state letter of /proc/pid/stat (R, S, D, T, t, Z...),
+// or 0 when pid does not exist.
+func procState(pid int) byte {
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	// The command name in parentheses may itself hold ") ".
+	if i := bytes.LastIndexByte(stat, ')'); i >= 0 && i+2 < len(stat) {
+		return stat[i+2]
+	}
+	return 0
 }
 
 // waitExit waits for pid to end, on a pidfd when the kernel has them (no

@@ -33,6 +33,9 @@ type Process interface {
 	Running(rundir, bin string) int
 	// Alive tells whether pid is still a live (not zombie) bin.
 	Alive(pid int, bin string) bool
+	// Stopped tells whether pid is stopped by a signal or a tracer: it
+	// answers nothing until it is continued.
+	Stopped(pid int) bool
 	// Wait waits for pid to end; it returns ctx's error when ctx ends first.
 	Wait(ctx context.Context, pid int, bin string) error
 	// Signal sends sig to pid.
