@@ -144,15 +144,18 @@ func TestFsmountDepths(t *testing.T) {
 	if out := l.ns.Run(t, "ls", "-A", mnt+"/.Filesystem_status"); out != "" {
 		t.Errorf("status files left behind: %q", out)
 	}
+	// Remounted read-only while configured read-write: broken at every
+	// depth, from the mount table.
 	l.ns.Run(t, "mount", "-o", "remount,ro", mnt)
-	a.Expect(t, 0, "monitor", recurring, "OCF_CHECK_LEVEL=10")
-	r := a.Expect(t, 1, "monitor", recurring, "OCF_CHECK_LEVEL=20")
-	if !strings.Contains(r.ExitReasons()[0], "read-only") {
-		t.Errorf("reason: %q", r.ExitReasons())
+	for _, depth := range []string{"0", "10", "20"} {
+		r := a.Expect(t, 1, "monitor", recurring, "OCF_CHECK_LEVEL="+depth)
+		if !strings.Contains(r.ExitReasons()[0], "read-only") {
+			t.Errorf("depth %s reason: %q", depth, r.ExitReasons())
+		}
 	}
 	// A probe writes nothing but still sees the read-only flag of a
 	// filesystem configured read-write: mounted but broken, not 0.
-	r = a.Expect(t, 1, "monitor", "OCF_CHECK_LEVEL=20")
+	r := a.Expect(t, 1, "monitor", "OCF_CHECK_LEVEL=20")
 	if !strings.Contains(r.ExitReasons()[0], "read-only") {
 		t.Errorf("probe reason: %q", r.ExitReasons())
 	}

@@ -300,9 +300,20 @@ func devOf(m *mountinfo.Info) string {
 	return strconv.FormatUint(unix.Mkdev(uint32(m.Major), uint32(m.Minor)), 10)
 }
 
-// readOnly tells whether m is read-only, as a mount or as a filesystem.
+// readOnly tells whether m is read-only, as a mount or as a filesystem;
+// ext4 on newer kernels marks its read-only after an error (errors=remount-ro)
+// as emergency_ro among the superblock's options, which still say rw.
 func readOnly(m *mountinfo.Info) bool {
-	return slices.Contains(strings.Split(m.Options, ","), "ro") || slices.Contains(strings.Split(m.VFSOptions, ","), "ro")
+	sb := strings.Split(m.VFSOptions, ",")
+	return slices.Contains(strings.Split(m.Options, ","), "ro") || slices.Contains(sb, "ro") || slices.Contains(sb, "emergency_ro")
+}
+
+// emergencyHint names the kernel's error read-only when m has it.
+func emergencyHint(m *mountinfo.Info) string {
+	if slices.Contains(strings.Split(m.VFSOptions, ","), "emergency_ro") {
+		return " (the kernel made it read-only after a filesystem error: emergency_ro)"
+	}
+	return ""
 }
 
 func (a *agent) mount(ctx context.Context, r *ocf.Request, c config, src source, dir string) ocf.Status {
@@ -371,18 +382,19 @@ func (a *agent) monitor(ctx context.Context, r *ocf.Request) ocf.Status {
 	if !a.ours(c, src, m) {
 		return r.Fail(ocf.NotRunning, "%s has %s mounted, not %s", dir, m.Source, src.path)
 	}
+	// A filesystem configured read-write that went read-only (an I/O
+	// error with errors=remount-ro) is mounted but broken (1), not
+	// stopped (7) and not healthy (0); the mount table says so at every
+	// depth, without a write.
+	if c.opts.Flags&unix.MS_RDONLY == 0 && readOnly(m) {
+		return r.Fail(ocf.ErrGeneric, "%s is mounted read-only but configured read-write%s", dir, emergencyHint(m))
+	}
 	if r.Depth >= 10 && c.kind == block && src.rdev != 0 {
 		if _, err := a.n.child.Run(ctx, "read", src.path, strconv.FormatUint(src.rdev, 10)); err != nil {
 			return r.Fail(ocf.ErrGeneric, "cannot read %s: %v%s", src.path, err, hangHint(err, "the device hangs"))
 		}
 	}
 	if r.Depth >= 20 {
-		// What a write would find, seen without writing: a probe must
-		// not write, and a filesystem remounted read-only (errors=remount-ro)
-		// is mounted but broken (1), not stopped (7) and not healthy (0).
-		if c.opts.Flags&unix.MS_RDONLY == 0 && readOnly(m) {
-			return r.Fail(ocf.ErrGeneric, "%s is mounted read-only but configured read-write", dir)
-		}
 		if !r.IsProbe() {
 			res, err := a.n.child.Run(ctx, "status", m.Mountpoint, strconv.Itoa(m.ID), devOf(m), c.statusRel, a.nodeName(r))
 			if err != nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gocf/gocf/pkg/ocf"
+	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
 )
 
@@ -330,6 +331,7 @@ func TestReplayBind(t *testing.T) {
 	// The status file cannot be written on a read-only bind mount.
 	g.expect(ocf.ErrGeneric, "monitor", p("options=bind,ro", "CRM_meta_interval=20000", "OCF_CHECK_LEVEL=20"), nil, "read-only")
 	g.expect(ocf.ErrGeneric, "monitor", p("options=bind", "OCF_CHECK_LEVEL=20"), nil, "mounted read-only but configured read-write")
+	g.expect(ocf.ErrGeneric, "monitor", p("options=bind"), nil, "mounted read-only but configured read-write")
 	g.expect(ocf.Success, "stop", p("options=bind,ro"), []string{"umount " + dir})
 	// rbind with a propagation change after it.
 	g.expect(ocf.Success, "start", p("options=rbind,rprivate"), []string{"mkdir " + dir, "mount " + src, "mount "})
@@ -406,6 +408,27 @@ func TestRecordedErrnos(t *testing.T) {
 		}
 		if !found {
 			t.Errorf("ext4 recording has no %v", e)
+		}
+	}
+}
+
+// The superblock options of an ext4 the kernel made read-only after an error
+// (trigger_fs_error with errors=remount-ro, Debian 12's 6.1 kernel): the
+// mount still says rw, the superblock rw and emergency_ro.
+func TestReadOnlyAfterError(t *testing.T) {
+	for _, c := range []struct {
+		opts, super string
+		ro          bool
+		hint        bool
+	}{
+		{"rw,relatime", "rw,errors=remount-ro,emergency_ro", true, true},
+		{"rw,relatime", "rw,errors=remount-ro", false, false},
+		{"ro,relatime", "rw", true, false},
+		{"rw,relatime", "ro,errors=remount-ro", true, false},
+	} {
+		m := &mountinfo.Info{Options: c.opts, VFSOptions: c.super}
+		if readOnly(m) != c.ro || (emergencyHint(m) != "") != c.hint {
+			t.Errorf("%s / %s: read-only %v, hint %q", c.opts, c.super, readOnly(m), emergencyHint(m))
 		}
 	}
 }

@@ -27,7 +27,8 @@ ocf:gocf:fsmount.
 Local filesystems are mounted with mount(2) directly; network and FUSE
 filesystems, and the loop option, go through mount(8) and its helpers. The
 monitor reads /proc/self/mountinfo and never stats into the mount, so a dead
-NFS server cannot hang it; depth 10 reads the device with O_DIRECT, depth
+NFS server cannot hang it, and fails a filesystem configured read-write
+that the kernel made read-only after an error; depth 10 reads the device with O_DIRECT, depth
 20 writes and reads back a status file of its own with O_DIRECT|O_SYNC, in a
 child process it abandons at the deadline, so a frozen filesystem or a dead
 device cannot hold it past its timeout. A full filesystem that still reads
