@@ -71,6 +71,9 @@ func TestFaultsNS(t *testing.T) {
 				t.Errorf("fault %d: no failed action logged", f.ID)
 			case d.Resource != "pbx-asterisk" || d.Action != "monitor":
 				t.Errorf("fault %d: first noticed by %v, not pbx-asterisk's monitor", f.ID, d)
+			case f.ID == 2 && (d.RC != 1 || !strings.Contains(d.Reason, "is stopped")):
+				// Seen in /proc by the next monitor, not waited out until its timeout.
+				t.Errorf("fault 2: noticed by %v, not as a stopped process", d)
 			case f.ID == 3 && d.Depth != 20:
 				t.Errorf("fault 3: noticed by %v, not the depth 20 SIP check", d)
 			}
