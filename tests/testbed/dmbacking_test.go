@@ -1,6 +1,7 @@
 package testbed
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -91,5 +92,20 @@ func TestLocalDisk(t *testing.T) {
 		if detached(d) != want {
 			t.Errorf("detached(%q) = %v", d, !want)
 		}
+	}
+}
+
+func TestFault6Variants(t *testing.T) {
+	ns, err := ParseFaults("6", "ns")
+	if err != nil || len(ns) != 1 || ns[0].Name != "replica-ro" || ns[0].MayMove || !ns[0].InPlace {
+		t.Errorf("ns fault 6: %+v %v", ns, err)
+	}
+	vm, err := ParseFaults("5-7", "vm")
+	if err != nil || len(vm) != 3 || !reflect.DeepEqual(vm[1], Fault6DM) || vm[1].Name != "replica-eio" || !vm[1].MayMove || vm[1].InPlace || vm[1].Quiet {
+		t.Errorf("vm fault 6: %+v %v", vm, err)
+	}
+	all, _ := ParseFaults("", "vm")
+	if f, _ := FaultByID(6); !reflect.DeepEqual(all[5], Fault6DM) || f.Name != "replica-ro" || !reflect.DeepEqual(Fault6Ext4(), f) {
+		t.Errorf("vm faults %+v", all)
 	}
 }

@@ -203,6 +203,17 @@ func Verdict(f Fault, from, to string, acts []AgentAction) []string {
 		for _, r := range names {
 			bad = append(bad, fmt.Sprintf("%s started %d×", r, starts[r]))
 		}
+	case f.MayMove:
+		// riding it out or one move (Fault6DM): any start on the node it stayed on is a
+		// restart in place, which repairs nothing; after a move, each resource starts once
+		for _, r := range names {
+			switch {
+			case !moved:
+				bad = append(bad, fmt.Sprintf("%s restarted in place (repairs nothing)", r))
+			case starts[r] > 1:
+				bad = append(bad, fmt.Sprintf("%s started %d× (once is the move)", r, starts[r]))
+			}
+		}
 	case f.Planned || moved && !f.InPlace:
 		for _, r := range names {
 			if starts[r] > 1 {

@@ -43,6 +43,16 @@ func TestVerdict(t *testing.T) {
 		{f7, "n1", "n2", nil, []string{"moved n1 → n2"}},
 		{f9, "n1", "n2", []AgentAction{act("pbx-fs", "start"), act("pbx-vip", "start"), act("pbx-asterisk", "start")}, nil},
 		{f9, "n1", "n2", []AgentAction{act("pbx-asterisk", "start"), act("pbx-asterisk", "start")}, []string{"pbx-asterisk started 2× (once is the move)"}},
+		// DRBD detached under the Primary: riding it out and one move are both fine
+		{Fault6DM, "n1", "n1", nil, nil},
+		{Fault6DM, "n1", "n1", []AgentAction{act("pbx-drbd", "monitor"), act("pbx-asterisk", "monitor")}, nil},
+		{Fault6DM, "n1", "n2", []AgentAction{act("pbx-asterisk", "stop"), act("pbx-vip", "stop"), act("pbx-fs", "stop"),
+			act("pbx-drbd", "demote"), act("pbx-drbd", "promote"), act("pbx-fs", "start"), act("pbx-vip", "start"), act("pbx-asterisk", "start")}, nil},
+		{Fault6DM, "n1", "n1", []AgentAction{act("pbx-fs", "start"), act("pbx-vip", "start"), act("pbx-asterisk", "start")},
+			[]string{"pbx-asterisk restarted in place (repairs nothing)", "pbx-fs restarted in place (repairs nothing)", "pbx-vip restarted in place (repairs nothing)"}},
+		{Fault6DM, "n1", "n1", []AgentAction{act("pbx-drbd", "stop"), act("pbx-drbd", "start")}, []string{"pbx-drbd restarted in place (repairs nothing)"}},
+		{Fault6DM, "n1", "n2", []AgentAction{act("pbx-fs", "start"), act("pbx-vip", "start"), act("pbx-asterisk", "start"), act("pbx-asterisk", "start")},
+			[]string{"pbx-asterisk started 2× (once is the move)"}},
 	} {
 		if got := Verdict(c.f, c.from, c.to, c.acts); !slices.Equal(got, c.want) {
 			t.Errorf("fault %d %s→%s %v: %q, want %q", c.f.ID, c.from, c.to, c.acts, got, c.want)
