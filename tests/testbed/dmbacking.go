@@ -166,3 +166,74 @@ func (b *Bed) waitLocalDisk(n string, timeout, cmd time.Duration, ok func(string
 	})
 	return last, done
 }
+
+// injectDiskErrors is Fault6DM on node n: the mapping under DRBD swapped to error, then a
+// write to /replica, flushed, so that DRBD meets the error at once (Asterisk's own writes
+// would, a little later), and DRBD's detach awaited. The write itself should succeed: DRBD
+// completes it once the peer has it (protocol C). What DRBD did goes into r's notes; the
+// inject's "took" includes the wait for the detach.
+func (s *FaultSession) injectDiskErrors(r *FaultRun, n string) (string, error) {
+	b := s.b
+	table, err := b.DMSwap(n, true, s.cmd)
+	if err != nil {
+		return "", err
+	}
+	swapped := time.Now()
+	done := fmt.Sprintf("dmsetup load %s --table '%s' and resume on %s", DMBackingName, table, n)
+	if out, err := b.Sh(n, s.cmd, "date +%s.%N > /replica/.gtb-fault-6 && sync -f /replica"); err != nil {
+		r.Notes = append(r.Notes, fmt.Sprintf("the write to /replica after the swap failed (the error was passed up): %v %s", err, strings.TrimSpace(out)))
+	}
+	last, ok := b.waitLocalDisk(n, 60*time.Second*s.scale, s.cmd, detached)
+	if ok {
+		r.Notes = append(r.Notes, fmt.Sprintf("DRBD's disk on %s %s %.1f s after the swap (at most: the check goes through the bed's command channel)",
+			n, localDisk(last), time.Since(swapped).Seconds()))
+	}
+	r.Notes = append(r.Notes, "DRBD after the I/O error: "+b.DRBDState(n, s.cmd))
+	if k, err := b.Sh(n, s.cmd, `dmesg | grep -E 'drbd.*([Ee]rror|[Dd]etach|Diskless|Failed)' | tail -n 5 || true`); err == nil && strings.TrimSpace(k) != "" {
+		r.Notes = append(r.Notes, "kernel: "+strings.Join(strings.Split(strings.TrimSpace(k), "\n"), " | "))
+	}
+	if !ok {
+		return done, fmt.Errorf("DRBD on %s did not detach its failing disk: dstate %q", n, last)
+	}
+	return done + "; write to /replica, sync; DRBD detached the disk", nil
+}
+
+// restoreDisk undoes Fault6DM on node n: the linear table back, the disk attached again
+// (drbdadm attach; a bitmap-based resync from the peer of what was written meanwhile), and
+// waits until it is UpToDate. A node that is down (fenced) gets the linear mapping at its
+// boot, and Pacemaker's DRBD start attaches the disk; so does a node whose r0 Pacemaker
+// stopped.
+func (s *FaultSession) restoreDisk(n string, note func(string, ...any)) error {
+	b := s.b
+	if !b.Running(n) {
+		note("%s is down: its mapping is linear again at its boot", n)
+		return nil
+	}
+	note("before the reattach: %s", b.DRBDState(n, s.cmd))
+	table, err := b.DMSwap(n, false, s.cmd)
+	if err != nil {
+		return err
+	}
+	note("%s on %s back to %q", DMBackingName, n, table)
+	if out, err := b.Exec(n, s.cmd, nil, "drbdadm", "attach", "r0"); err != nil {
+		note("drbdadm attach r0 on %s: %v %s", n, err, strings.TrimSpace(out))
+	} else {
+		note("drbdadm attach r0 on %s", n)
+	}
+	if out, err := b.Exec(n, s.cmd, nil, "drbdadm", "dstate", "r0"); err != nil {
+		note("r0 is not up on %s (%s): Pacemaker's start attaches the disk", n, strings.TrimSpace(out))
+		return nil
+	}
+	return s.waitDiskUpToDate(n, note)
+}
+
+// waitDiskUpToDate waits until r0's local disk on n is UpToDate.
+func (s *FaultSession) waitDiskUpToDate(n string, note func(string, ...any)) error {
+	t0 := time.Now()
+	last, ok := s.b.waitLocalDisk(n, s.timeout, s.cmd, func(d string) bool { return d == "UpToDate" })
+	if !ok {
+		return fmt.Errorf("DRBD's disk on %s is not UpToDate again: %q", n, last)
+	}
+	note("DRBD's disk on %s UpToDate (%.1f s)", n, time.Since(t0).Seconds())
+	return nil
+}

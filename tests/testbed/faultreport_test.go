@@ -149,6 +149,7 @@ func TestFaultReportFiles(t *testing.T) {
 			fakeRun(f1, "hb1", i, -1, 0, 60, 40))
 	}
 	rep.Runs = append(rep.Runs, fakeRun(f9, "gocf", 1, 0, 0, 3, 0))
+	rep.Runs[len(rep.Runs)-1].Notes = []string{"a note", "another"}
 	tab := rep.Table()
 	if len(tab.Rows) != 2 || len(tab.Stacks) != 2 || tab.Rows[1].Cells[1].Words != "not run" {
 		t.Fatalf("table %+v", tab)
@@ -161,7 +162,8 @@ func TestFaultReportFiles(t *testing.T) {
 		}
 	}
 	runs := rep.RunsMarkdown()
-	if strings.Count(runs, "\n### fault ") != 7 || !strings.Contains(runs, "OPTIONS answered again after never") {
+	if strings.Count(runs, "\n### fault ") != 7 || !strings.Contains(runs, "OPTIONS answered again after never") ||
+		strings.Count(runs, "- notes: ") != 1 || !strings.Contains(runs, "- notes: a note; another\n") {
 		t.Errorf("runs:\n%s", runs)
 	}
 	tl, ok := rep.Timeline(f1)
