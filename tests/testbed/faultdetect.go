@@ -204,14 +204,25 @@ func Verdict(f Fault, from, to string, acts []AgentAction) []string {
 			bad = append(bad, fmt.Sprintf("%s started %d×", r, starts[r]))
 		}
 	case f.MayMove:
-		// riding it out or one move (Fault6DM): any start on the node it stayed on is a
-		// restart in place, which repairs nothing; after a move, each resource starts once
+		// riding it out or one move (Fault6DM): a start on the node the fault hit is a
+		// restart where the disk still fails, which repairs nothing (the PBX's resources, or
+		// the DRBD instance there); elsewhere each resource starts once, the move
 		for _, r := range names {
-			switch {
-			case !moved:
-				bad = append(bad, fmt.Sprintf("%s restarted in place (repairs nothing)", r))
-			case starts[r] > 1:
-				bad = append(bad, fmt.Sprintf("%s started %d× (once is the move)", r, starts[r]))
+			here, there := 0, 0
+			for _, a := range acts {
+				if a.Action == "start" && a.Resource == r {
+					if a.Node == from {
+						here++
+					} else {
+						there++
+					}
+				}
+			}
+			if here > 0 {
+				bad = append(bad, fmt.Sprintf("%s restarted on %s (its disk still fails: repairs nothing)", r, from))
+			}
+			if there > 1 {
+				bad = append(bad, fmt.Sprintf("%s started %d× (once is the move)", r, there))
 			}
 		}
 	case f.Planned || moved && !f.InPlace:

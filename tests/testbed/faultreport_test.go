@@ -22,6 +22,7 @@ func TestVerdict(t *testing.T) {
 	f7, _ := FaultByID(7)
 	f9, _ := FaultByID(9)
 	act := func(rsc, op string) AgentAction { return AgentAction{Node: "n1", Resource: rsc, Action: op} }
+	on2 := func(a AgentAction) AgentAction { a.Node = "n2"; return a }
 	// the restart loop of testdata/pacemaker-faults.log: vip 3 starts, asterisk 2
 	loop := []AgentAction{act("pbx-asterisk", "stop"), act("pbx-vip", "start"), act("pbx-asterisk", "start"), act("pbx-vip", "start"),
 		act("pbx-asterisk", "start"), act("pbx-vip", "start")}
@@ -47,12 +48,17 @@ func TestVerdict(t *testing.T) {
 		{Fault6DM, "n1", "n1", nil, nil},
 		{Fault6DM, "n1", "n1", []AgentAction{act("pbx-drbd", "monitor"), act("pbx-asterisk", "monitor")}, nil},
 		{Fault6DM, "n1", "n2", []AgentAction{act("pbx-asterisk", "stop"), act("pbx-vip", "stop"), act("pbx-fs", "stop"),
-			act("pbx-drbd", "demote"), act("pbx-drbd", "promote"), act("pbx-fs", "start"), act("pbx-vip", "start"), act("pbx-asterisk", "start")}, nil},
+			act("pbx-drbd", "demote"), on2(act("pbx-drbd", "promote")), on2(act("pbx-fs", "start")), on2(act("pbx-vip", "start")),
+			on2(act("pbx-asterisk", "start"))}, nil},
 		{Fault6DM, "n1", "n1", []AgentAction{act("pbx-fs", "start"), act("pbx-vip", "start"), act("pbx-asterisk", "start")},
-			[]string{"pbx-asterisk restarted in place (repairs nothing)", "pbx-fs restarted in place (repairs nothing)", "pbx-vip restarted in place (repairs nothing)"}},
-		{Fault6DM, "n1", "n1", []AgentAction{act("pbx-drbd", "stop"), act("pbx-drbd", "start")}, []string{"pbx-drbd restarted in place (repairs nothing)"}},
-		{Fault6DM, "n1", "n2", []AgentAction{act("pbx-fs", "start"), act("pbx-vip", "start"), act("pbx-asterisk", "start"), act("pbx-asterisk", "start")},
-			[]string{"pbx-asterisk started 2× (once is the move)"}},
+			[]string{"pbx-asterisk restarted on n1 (its disk still fails: repairs nothing)", "pbx-fs restarted on n1 (its disk still fails: repairs nothing)",
+				"pbx-vip restarted on n1 (its disk still fails: repairs nothing)"}},
+		// after the move, the detached Secondary's DRBD restarted (gocf's agent fails a
+		// Secondary without its disk)
+		{Fault6DM, "n1", "n2", []AgentAction{on2(act("pbx-fs", "start")), on2(act("pbx-vip", "start")), on2(act("pbx-asterisk", "start")),
+			act("pbx-drbd", "stop"), act("pbx-drbd", "start")}, []string{"pbx-drbd restarted on n1 (its disk still fails: repairs nothing)"}},
+		{Fault6DM, "n1", "n2", []AgentAction{on2(act("pbx-fs", "start")), on2(act("pbx-vip", "start")), on2(act("pbx-asterisk", "start")),
+			on2(act("pbx-asterisk", "start"))}, []string{"pbx-asterisk started 2× (once is the move)"}},
 	} {
 		if got := Verdict(c.f, c.from, c.to, c.acts); !slices.Equal(got, c.want) {
 			t.Errorf("fault %d %s→%s %v: %q, want %q", c.f.ID, c.from, c.to, c.acts, got, c.want)

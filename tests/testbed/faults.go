@@ -84,9 +84,12 @@ var Faults = []Fault{
 // a ring fault would then leave it without any data. The Heartbeat-1 style stack (no
 // monitors) never updates the score and rides it out.
 //
-// What no stack should do: restart anything on the same node (the disk still fails; a
-// restart reattaches nothing and only cuts calls), or start a resource more than once (a
-// move and back). The ext4-error variant (Faults' 6, what ns mode does) stays available in
+// What no stack should do: restart anything on the node the fault hit (the disk still fails;
+// a restart reattaches nothing and cuts calls), or start a resource more than once (a move
+// and back). That includes the DRBD instance there: after the move, gocf's agent fails the
+// detached node's monitor as Unpromoted (a Secondary without its disk is OCF_ERR_GENERIC,
+// where ocf:linbit:drbd answers 0), so Pacemaker is expected to restart it, and the start
+// to fail on the failing disk: Verdict lists that restart. The ext4-error variant (Faults' 6, what ns mode does) stays available in
 // vm mode (testbed faults --fault6 ext4) but is not the default there: under DRBD an I/O
 // error never reaches ext4 (DRBD detaches and serves the I/O from the peer), so in the VMs
 // the realistic "replica unusable" is this one, and the ext4 error, a file system gone bad
