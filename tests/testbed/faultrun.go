@@ -120,6 +120,11 @@ func (b *Bed) FaultSetup(stack FaultStack, fc FaultConfig) (*FaultSession, error
 	if _, err := os.Stat(fc.SIPp); err != nil {
 		return nil, fmt.Errorf("SIPp (the host's sip-tester) is needed: %w", err)
 	}
+	for _, f := range fc.Faults {
+		if f.Name == Fault6DM.Name && !b.st.DMBacking {
+			return nil, fmt.Errorf("fault %d (%s) needs a vm bed with DRBD on the device-mapper mapping (Config.DMBacking, as RunFaults brings it up)", f.ID, f.Title)
+		}
+	}
 	fsdev := b.SharedDisk()
 	if b.Mode() == "vm" {
 		fsdev = "/dev/drbd0"
