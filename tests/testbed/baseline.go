@@ -16,8 +16,15 @@ import (
 // named by handler ("linbit": drbd-utils' scripts; else gocf's), in DRBD 8.4's syntax or, with
 // drbd9, DRBD 9's (fencing in net, unfence-peer instead of after-resync-target).
 func DRBDResource(nodes []string, handler string, drbd9 bool) string {
+	return DRBDResourceOn(nodes, handler, drbd9, DRBDDisk)
+}
+
+// DRBDResourceOn is DRBDResource with disk as the backing disk (DRBDDisk, or the fault
+// harness's device-mapper mapping over it, DMBackingDev). On-io-error is not set: DRBD's
+// default (8.4 and 9) is detach.
+func DRBDResourceOn(nodes []string, handler string, drbd9 bool, disk string) string {
 	var sb strings.Builder
-	sb.WriteString("resource r0 {\n  protocol C;\n  device /dev/drbd0;\n  disk /dev/vdb;\n  meta-disk internal;\n")
+	fmt.Fprintf(&sb, "resource r0 {\n  protocol C;\n  device /dev/drbd0;\n  disk %s;\n  meta-disk internal;\n", disk)
 	// Two Primaries apart (a cut-off node that has not stopped yet, a survivor promoted) both
 	// start a new data generation; on reconnect the one that is no longer Primary gives way.
 	// Fencing keeps that from happening; these stay as the examples' safety net.
@@ -88,10 +95,13 @@ func (b *Bed) fencePeerName() string {
 // ext4 file system on it. The first node stays primary. The backing disks are new (all
 // zeroes on both sides), so the initial sync is skipped (new-current-uuid --clear-bitmap).
 func (b *Bed) DRBDInit() error {
-	res := DRBDResource(b.st.Nodes, b.st.FencePeer, IsDRBD9(b.DRBD()))
+	res := DRBDResourceOn(b.st.Nodes, b.st.FencePeer, IsDRBD9(b.DRBD()), b.drbdDisk())
 	if len(b.st.Nodes) == 3 {
 		if !IsDRBD9(b.DRBD()) {
 			return errors.New("three VMs share r0 with DRBD 9 only (a diskless tiebreaker and quorum): up --drbd 9.2")
+		}
+		if b.st.DMBacking {
+			return errors.New("the device-mapper backing disk (Config.DMBacking) is for two VMs only")
 		}
 		res = DRBDQuorumResource(b.st.Nodes)
 	}

@@ -203,6 +203,28 @@ func Verdict(f Fault, from, to string, acts []AgentAction) []string {
 		for _, r := range names {
 			bad = append(bad, fmt.Sprintf("%s started %d×", r, starts[r]))
 		}
+	case f.MayMove:
+		// riding it out or one move (Fault6DM): a start on the node the fault hit is a
+		// restart where the disk still fails, which repairs nothing (the PBX's resources, or
+		// the DRBD instance there); elsewhere each resource starts once, the move
+		for _, r := range names {
+			here, there := 0, 0
+			for _, a := range acts {
+				if a.Action == "start" && a.Resource == r {
+					if a.Node == from {
+						here++
+					} else {
+						there++
+					}
+				}
+			}
+			if here > 0 {
+				bad = append(bad, fmt.Sprintf("%s restarted on %s (its disk still fails: repairs nothing)", r, from))
+			}
+			if there > 1 {
+				bad = append(bad, fmt.Sprintf("%s started %d× (once is the move)", r, there))
+			}
+		}
 	case f.Planned || moved && !f.InPlace:
 		for _, r := range names {
 			if starts[r] > 1 {

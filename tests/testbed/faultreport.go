@@ -303,6 +303,9 @@ func (rep *FaultReport) RunsMarkdown() string {
 					}
 					fmt.Fprintf(&sb, "- fail counts left: %s\n", strings.Join(fc, ", "))
 				}
+				if len(r.Notes) > 0 {
+					fmt.Fprintf(&sb, "- notes: %s\n", strings.Join(r.Notes, "; "))
+				}
 				if len(r.Restore) > 0 {
 					fmt.Fprintf(&sb, "- restore: %s\n", strings.Join(r.Restore, "; "))
 				}

@@ -22,6 +22,7 @@ func TestVerdict(t *testing.T) {
 	f7, _ := FaultByID(7)
 	f9, _ := FaultByID(9)
 	act := func(rsc, op string) AgentAction { return AgentAction{Node: "n1", Resource: rsc, Action: op} }
+	on2 := func(a AgentAction) AgentAction { a.Node = "n2"; return a }
 	// the restart loop of testdata/pacemaker-faults.log: vip 3 starts, asterisk 2
 	loop := []AgentAction{act("pbx-asterisk", "stop"), act("pbx-vip", "start"), act("pbx-asterisk", "start"), act("pbx-vip", "start"),
 		act("pbx-asterisk", "start"), act("pbx-vip", "start")}
@@ -43,6 +44,21 @@ func TestVerdict(t *testing.T) {
 		{f7, "n1", "n2", nil, []string{"moved n1 → n2"}},
 		{f9, "n1", "n2", []AgentAction{act("pbx-fs", "start"), act("pbx-vip", "start"), act("pbx-asterisk", "start")}, nil},
 		{f9, "n1", "n2", []AgentAction{act("pbx-asterisk", "start"), act("pbx-asterisk", "start")}, []string{"pbx-asterisk started 2× (once is the move)"}},
+		// DRBD detached under the Primary: riding it out and one move are both fine
+		{Fault6DM, "n1", "n1", nil, nil},
+		{Fault6DM, "n1", "n1", []AgentAction{act("pbx-drbd", "monitor"), act("pbx-asterisk", "monitor")}, nil},
+		{Fault6DM, "n1", "n2", []AgentAction{act("pbx-asterisk", "stop"), act("pbx-vip", "stop"), act("pbx-fs", "stop"),
+			act("pbx-drbd", "demote"), on2(act("pbx-drbd", "promote")), on2(act("pbx-fs", "start")), on2(act("pbx-vip", "start")),
+			on2(act("pbx-asterisk", "start"))}, nil},
+		{Fault6DM, "n1", "n1", []AgentAction{act("pbx-fs", "start"), act("pbx-vip", "start"), act("pbx-asterisk", "start")},
+			[]string{"pbx-asterisk restarted on n1 (its disk still fails: repairs nothing)", "pbx-fs restarted on n1 (its disk still fails: repairs nothing)",
+				"pbx-vip restarted on n1 (its disk still fails: repairs nothing)"}},
+		// after the move, the detached Secondary's DRBD restarted (gocf's agent fails a
+		// Secondary without its disk)
+		{Fault6DM, "n1", "n2", []AgentAction{on2(act("pbx-fs", "start")), on2(act("pbx-vip", "start")), on2(act("pbx-asterisk", "start")),
+			act("pbx-drbd", "stop"), act("pbx-drbd", "start")}, []string{"pbx-drbd restarted on n1 (its disk still fails: repairs nothing)"}},
+		{Fault6DM, "n1", "n2", []AgentAction{on2(act("pbx-fs", "start")), on2(act("pbx-vip", "start")), on2(act("pbx-asterisk", "start")),
+			on2(act("pbx-asterisk", "start"))}, []string{"pbx-asterisk started 2× (once is the move)"}},
 	} {
 		if got := Verdict(c.f, c.from, c.to, c.acts); !slices.Equal(got, c.want) {
 			t.Errorf("fault %d %s→%s %v: %q, want %q", c.f.ID, c.from, c.to, c.acts, got, c.want)
@@ -139,6 +155,7 @@ func TestFaultReportFiles(t *testing.T) {
 			fakeRun(f1, "hb1", i, -1, 0, 60, 40))
 	}
 	rep.Runs = append(rep.Runs, fakeRun(f9, "gocf", 1, 0, 0, 3, 0))
+	rep.Runs[len(rep.Runs)-1].Notes = []string{"a note", "another"}
 	tab := rep.Table()
 	if len(tab.Rows) != 2 || len(tab.Stacks) != 2 || tab.Rows[1].Cells[1].Words != "not run" {
 		t.Fatalf("table %+v", tab)
@@ -151,7 +168,8 @@ func TestFaultReportFiles(t *testing.T) {
 		}
 	}
 	runs := rep.RunsMarkdown()
-	if strings.Count(runs, "\n### fault ") != 7 || !strings.Contains(runs, "OPTIONS answered again after never") {
+	if strings.Count(runs, "\n### fault ") != 7 || !strings.Contains(runs, "OPTIONS answered again after never") ||
+		strings.Count(runs, "- notes: ") != 1 || !strings.Contains(runs, "- notes: a note; another\n") {
 		t.Errorf("runs:\n%s", runs)
 	}
 	tl, ok := rep.Timeline(f1)

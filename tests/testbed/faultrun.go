@@ -88,6 +88,7 @@ type FaultRun struct {
 	Failures    []string          // failed actions crm_mon showed when the watch ended
 	FailCounts  map[string]string // resource on node: count
 	Restore     []string          // what the harness did afterwards
+	Notes       []string          // what the harness saw beyond the above (fault 6 in vm: DRBD's state)
 	Err         string            // the run could not be done (or restored) as planned
 
 	Probes  []ProbeResult `json:"-"` // for the timeline; not kept in the JSON
@@ -118,6 +119,11 @@ func (b *Bed) FaultSetup(stack FaultStack, fc FaultConfig) (*FaultSession, error
 	fc.defaults()
 	if _, err := os.Stat(fc.SIPp); err != nil {
 		return nil, fmt.Errorf("SIPp (the host's sip-tester) is needed: %w", err)
+	}
+	for _, f := range fc.Faults {
+		if f.Name == Fault6DM.Name && !b.st.DMBacking {
+			return nil, fmt.Errorf("fault %d (%s) needs a vm bed with DRBD on the device-mapper mapping (Config.DMBacking, as RunFaults brings it up)", f.ID, f.Title)
+		}
 	}
 	fsdev := b.SharedDisk()
 	if b.Mode() == "vm" {
@@ -226,7 +232,7 @@ func (s *FaultSession) Run(f Fault, i int) (r FaultRun) {
 
 	// the fault
 	t0 := time.Now()
-	r.Injected, err = s.inject(f, active, other)
+	r.Injected, err = s.inject(f, &r, active, other)
 	r.InjectTook = time.Since(t0)
 	r.Mark = t0
 	if f.ID == 5 || f.ID == 8 {
@@ -264,6 +270,13 @@ func (s *FaultSession) Run(f Fault, i int) (r FaultRun) {
 
 	// what the cluster did, before anything is restored
 	r.After, _ = b.WaitResource(5*time.Second, pbxAst)
+	if f.MayMove {
+		for _, n := range b.Nodes() {
+			if b.Running(n) {
+				r.Notes = append(r.Notes, "DRBD when the watch ended: "+b.DRBDState(n, s.cmd))
+			}
+		}
+	}
 	s.readLogs(&r, f)
 	if v, err := b.AnyRunning(); err == nil {
 		if m, err := b.Mon(v); err == nil {
@@ -340,8 +353,8 @@ func (s *FaultSession) finish(p *sipp.Process, err error) (*sipp.Result, error) 
 	return res, nil
 }
 
-// inject does fault f on the active node and says what it did.
-func (s *FaultSession) inject(f Fault, active, other string) (string, error) {
+// inject does fault f on the active node and says what it did (and notes in r what it saw).
+func (s *FaultSession) inject(f Fault, r *FaultRun, active, other string) (string, error) {
 	b := s.b
 	ex := func(argv ...string) (string, error) {
 		out, err := b.Exec(active, s.cmd, nil, argv...)
@@ -373,6 +386,9 @@ func (s *FaultSession) inject(f Fault, active, other string) (string, error) {
 	case 5:
 		return "LAN cable pulled", b.CableLink(active, LinkLAN, false)
 	case 6:
+		if f.Name == Fault6DM.Name {
+			return s.injectDiskErrors(r, active)
+		}
 		// What ext4 does on an I/O error with errors=remount-ro: the kernel's own error path
 		// (ext4's trigger_fs_error), so that writers see EROFS; a plain remount,ro is
 		// refused while Asterisk has files open for writing there.
@@ -436,6 +452,12 @@ func (s *FaultSession) restore(f Fault, r *FaultRun, active string) error {
 	switch f.ID {
 	case 2:
 		try(active, "pkill", "-CONT", "-x", "asterisk")
+	case 6:
+		if f.Name == Fault6DM.Name {
+			if err := s.restoreDisk(active, note); err != nil {
+				return err
+			}
+		}
 	case 5, 8:
 		which := LinkLAN
 		if f.ID == 8 {
@@ -515,6 +537,13 @@ func (s *FaultSession) restore(f Fault, r *FaultRun, active string) error {
 		}
 		if !Poll(s.timeout, 500*time.Millisecond, s.p.sip.Once) {
 			return errors.New("the PBX does not answer SIP OPTIONS after the restore")
+		}
+	}
+	if f.MayMove && b.Running(active) {
+		// settle's check takes a Diskless peer for a tiebreaker: the faulted node's disk
+		// must be back too, for the next run
+		if err := s.waitDiskUpToDate(active, note); err != nil {
+			return err
 		}
 	}
 	if m, err := b.Mon(to); err != nil {
@@ -598,6 +627,10 @@ func RunFaults(cfg Config, fc FaultConfig) (rep *FaultReport, err error) {
 	fc.defaults()
 	cfg.Nodes, cfg.QDevice, cfg.Asterisk = 2, true, true
 	cfg.SharedDisk = cfg.Mode == "ns"
+	// fault 6 in vm mode swaps DRBD's backing disk to an error target (Fault6DM): every
+	// fault of the harness runs on that bed, whichever are selected, so that they share one
+	// configuration
+	cfg.DMBacking = cfg.Mode == "vm"
 	rep = &FaultReport{Mode: cfg.Mode, Stacks: fc.Stacks, Faults: fc.Faults}
 	gocf, err := GocfExample(cfg.Mode)
 	if err != nil {

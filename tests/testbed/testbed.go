@@ -66,6 +66,11 @@ type Config struct {
 	// unless DRBDRequired (or GOCF_CHECK) makes that an error.
 	DRBD         string
 	DRBDRequired bool
+	// DMBacking (vm mode, two nodes; the fault harness only: RunFaults): DRBD's backing disk
+	// is the device-mapper mapping DMBackingDev, dm-linear over the VM's /dev/vdb, made at
+	// every boot of a VM before its cluster starts, so that fault 6 can swap its table to
+	// error. Off (the default), r0 is on /dev/vdb itself.
+	DMBacking bool
 	// Asterisk writes a minimal Asterisk config whose SIP transport binds the VIP.
 	Asterisk bool
 	// SharedDisk makes a loop device with an ext4 file system visible in every ns node.
@@ -134,6 +139,8 @@ type State struct {
 	// DRBD is the DRBD version of the VMs; DRBDModules the cached LINBIT module (9.x only)
 	DRBD        string `json:"drbd,omitempty"`
 	DRBDModules string `json:"drbd_modules,omitempty"`
+	// DMBacking: DRBD's backing disk is DMBackingDev (Config.DMBacking), made at each boot
+	DMBacking bool `json:"dm_backing,omitempty"`
 }
 
 // Bed is a test bed, up or down.
@@ -358,7 +365,8 @@ func (b *Bed) Up() error {
 	}
 	b.image = img
 	b.st = State{Mode: b.cfg.Mode, TokenMS: b.cfg.TokenMS, ImageDir: img.Dir, DataDir: b.cfg.DataDir,
-		Outer: map[string]Proc{}, Init: map[string]Proc{}, Asterisk: b.cfg.Asterisk, FencePeer: b.cfg.FencePeer}
+		Outer: map[string]Proc{}, Init: map[string]Proc{}, Asterisk: b.cfg.Asterisk, FencePeer: b.cfg.FencePeer,
+		DMBacking: b.cfg.DMBacking && b.cfg.Mode == "vm"}
 	if err := b.drbdSetup(img); err != nil {
 		return err
 	}

@@ -187,6 +187,12 @@ func (b *Bed) vmClusterStart(n string) error {
 	if err := b.vmDRBDInstall(n); err != nil {
 		return err
 	}
+	// before Pacemaker starts: its DRBD agent attaches r0's disk at start
+	if b.st.DMBacking {
+		if err := b.vmDMBackingUp(n); err != nil {
+			return err
+		}
+	}
 	// eth1, the ring (the image's gtb-agent configures eth0 only; the second NIC comes up here)
 	script := `set -e
 for _ in $(seq 100); do [ -e /sys/class/net/` + RingIface + ` ] && break; sleep 0.1; done

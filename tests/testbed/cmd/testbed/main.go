@@ -6,7 +6,7 @@
 //	testbed [global flags] exec NODE CMD... | crm NODE ARGS...
 //	testbed [global flags] power-off NODE | cable NODE [lan|ring|all] down|up | shutdown NODE | boot NODE
 //	testbed [global flags] baseline [--mode ns|vm] [--runs N] [--out FILE]
-//	testbed [global flags] faults [--mode ns|vm] [--stack gocf,shell,hb1] [--runs N] [--faults 1,2,..] [--out FILE]
+//	testbed [global flags] faults [--mode ns|vm] [--stack gocf,shell,hb1] [--runs N] [--faults 1,2,..] [--out FILE] [--fault6 dm|ext4]
 package main
 
 import (
@@ -49,10 +49,11 @@ commands:
                                 crm-examples/pbx-drbd9-quorum.crm: cable pulls on each node
   record-drbd DIR               on a vm bed with DRBD 9 (up --mode vm --drbd 9.2 [--nodes 3]): record
                                 DRBD's outputs through a resource's life (3 nodes: with quorum) into DIR
-  faults [--mode ns|vm] [--stack gocf,shell,hb1] [--runs N] [--faults 1,2,..] [--out FILE] [--hold D]
+  faults [--mode ns|vm] [--stack gocf,shell,hb1] [--runs N] [--faults 1,2,..] [--out FILE] [--hold D] [--fault6 dm|ext4]
                                 issue 16's faults on the seed plan's PBX with SIPp calls, per stack (a bed each);
                                 writes FILE (table, default tests/testbed/FAULTS-MODE.md), FILE-runs.md, FILE.json
-                                and faults/MODE-N-NAME.svg beside it
+                                and faults/MODE-N-NAME.svg beside it (vm: fault 6 is I/O errors under DRBD,
+                                --fault6 ext4 makes it ns mode's ext4 error)
   baseline [--mode ns|vm] [--runs N] [--out FILE] [--crm FILE --watch RSC [--name S]]
                                 failover timings of the shell-agent stack, or of the crm
                                 configuration in FILE (brings its own bed up and down)
@@ -240,6 +241,7 @@ func runCmd(cfg testbed.Config, cmd string, args []string) error {
 		stacks := f.String("stack", "gocf,shell,hb1", "stacks to compare, in the table's order")
 		runs := f.Int("runs", 0, "runs per fault and stack (default ns 3, vm 1)")
 		only := f.String("faults", "", "faults to run, e.g. 1,2,9 or 1-4 (default: all of the mode)")
+		fault6 := f.String("fault6", "dm", "vm mode: fault 6 as I/O errors under DRBD's disk (dm: a device-mapper error target) or as an ext4 error on /dev/drbd0 (ext4, as in ns mode)")
 		out := f.String("out", "", "the table's Markdown file (default tests/testbed/FAULTS-MODE.md); the runs, JSON and SVGs go beside it")
 		hold := f.Duration("hold", 20*time.Second, "how long each call is held")
 		work := f.String("work", "", "directory for SIPp's files (default: a new temporary directory)")
@@ -264,6 +266,18 @@ func runCmd(cfg testbed.Config, cmd string, args []string) error {
 		command := fmt.Sprintf("testbed faults --mode %s --stack %s --runs %d", cfg.Mode, strings.Join(sts, ","), *runs)
 		if *only != "" {
 			command += " --faults " + *only
+		}
+		switch *fault6 {
+		case "dm":
+		case "ext4":
+			for i := range fs {
+				if fs[i].ID == 6 {
+					fs[i] = testbed.Fault6Ext4()
+				}
+			}
+			command += " --fault6 ext4"
+		default:
+			return fmt.Errorf("--fault6 %q: want dm or ext4", *fault6)
 		}
 		fc := testbed.FaultConfig{Faults: fs, Stacks: sts, Runs: *runs, Hold: *hold, WorkDir: *work,
 			Progress: func(r testbed.FaultRun) {
