@@ -146,6 +146,9 @@ func Growth(pts []Point) Fit {
 	}
 	f.B = (n*sxy - sx*sy) / den
 	f.A = (sy - f.B*sx) / n
+	if math.Abs(f.A) < 1e-9*(1+math.Abs(sy/n)) {
+		f.A = 0 // rounding noise of a line through the origin
+	}
 	mean := sy / n
 	var ssTot, ssRes float64
 	for _, p := range pts {
