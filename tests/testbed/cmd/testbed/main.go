@@ -7,6 +7,7 @@
 //	testbed [global flags] power-off NODE | cable NODE [lan|ring|all] down|up | shutdown NODE | boot NODE
 //	testbed [global flags] baseline [--mode ns|vm] [--runs N] [--out FILE]
 //	testbed [global flags] faults [--mode ns|vm] [--stack gocf,shell,hb1] [--runs N] [--faults 1,2,..] [--out FILE] [--fault6 dm|ext4]
+//	testbed [global flags] scale [--mode ns] [--max N] [--ns 1,10,..] [--kinds addresses,filesystems] [--out FILE] [--replot FILE.json]
 package main
 
 import (
@@ -54,6 +55,14 @@ commands:
                                 writes FILE (table, default tests/testbed/FAULTS-MODE.md), FILE-runs.md, FILE.json
                                 and faults/MODE-N-NAME.svg beside it (vm: fault 6 is I/O errors under DRBD,
                                 --fault6 ext4 makes it ns mode's ext4 error)
+  scale [--mode ns] [--max 200] [--ns 1,10,50,100,200] [--kinds addresses,filesystems] [--depths 0,20]
+        [--window 2m] [--warmup 30s] [--no-failover] [--layouts independent,group]
+        [--batch-limit N] [--node-action-limit N] [--out FILE] [--replot FILE.json]
+                                issue 17: N addresses / filesystems on one of 3 ns nodes, gocf and the shell
+                                agents alternating per N: CPU per minute of pacemaker-execd and its agents,
+                                the monitors' exec-time, failover to the last of the N; writes FILE (default
+                                tests/testbed/SCALE-ns.md), FILE.json, FILE-cpu.svg, FILE-failover.svg
+                                (--replot: only render them again from a run's JSON, no bed)
   baseline [--mode ns|vm] [--runs N] [--out FILE] [--crm FILE --watch RSC [--name S]]
                                 failover timings of the shell-agent stack, or of the crm
                                 configuration in FILE (brings its own bed up and down)
@@ -298,6 +307,8 @@ func runCmd(cfg testbed.Config, cmd string, args []string) error {
 			}
 		}
 		return err
+	case "scale":
+		return scaleCmd(cfg, args)
 	case "baseline":
 		f := flag.NewFlagSet("baseline", flag.ExitOnError)
 		f.StringVar(&cfg.Mode, "mode", "ns", "ns or vm")
@@ -475,4 +486,95 @@ func drbdFlag(args []string) (string, []string) {
 		}
 	}
 	return v, rest
+}
+
+// scaleCmd is `testbed scale` (issue 17).
+func scaleCmd(cfg testbed.Config, args []string) error {
+	f := flag.NewFlagSet("scale", flag.ExitOnError)
+	f.StringVar(&cfg.Mode, "mode", "ns", "ns (the only mode)")
+	f.StringVar(&cfg.AgentsDir, "agents", defaultAgents(), "directory of the gocf agents")
+	maxN := f.Int("max", 200, "largest N (caps --ns)")
+	nsList := f.String("ns", "1,10,50,100,200", "resource counts")
+	kinds := f.String("kinds", "addresses,filesystems", "what to scale: addresses, filesystems")
+	depths := f.String("depths", "0,20", "filesystems' monitor depths (OCF_CHECK_LEVEL) for the steady state")
+	window := f.Duration("window", 2*time.Minute, "the steady state's measured window")
+	warmup := f.Duration("warmup", 30*time.Second, "wait after the cluster settled, before the window")
+	noFailover := f.Bool("no-failover", false, "steady state only")
+	layouts := f.String("layouts", "independent,group", "failover layouts: independent, group")
+	batch := f.Int("batch-limit", 0, "also fail the independent resources over with batch-limit raised to this")
+	nal := f.Int("node-action-limit", 0, "also fail the independent resources over with node-action-limit raised to this")
+	out := f.String("out", "tests/testbed/SCALE-ns.md", "the table's Markdown file; FILE.json and the SVGs go beside it")
+	replot := f.String("replot", "", "render the table and plots again from this JSON of a run (no bed)")
+	_ = f.Parse(args)
+	if *replot != "" {
+		rep, err := testbed.LoadScaleReport(*replot)
+		if err != nil {
+			return err
+		}
+		return writeScale(rep, *out)
+	}
+	ns, err := testbed.ParseNs(*nsList, *maxN)
+	if err != nil {
+		return err
+	}
+	sc := testbed.ScaleConfig{Ns: ns, Window: *window, Warmup: *warmup, Failover: !*noFailover,
+		BatchLimit: *batch, NodeActionLimit: *nal,
+		Progress: func(r testbed.ScaleRun) {
+			fmt.Fprintf(os.Stderr, "scale: %s %s %s N=%d: execd %.2f s/min, failover %.2f s after membership (%d answered), took %.0fs %s\n",
+				r.Test, r.Stack, r.Variant(), r.N, r.ExecdCPU, r.AfterMembership, r.Answered, r.Took, r.Err)
+		}}
+	for _, k := range strings.Split(*kinds, ",") {
+		switch k = strings.TrimSpace(k); k {
+		case testbed.KindAddr, testbed.KindFS:
+			sc.Kinds = append(sc.Kinds, k)
+		default:
+			return fmt.Errorf("scale: kind %q: want addresses or filesystems", k)
+		}
+	}
+	for _, d := range strings.Split(*depths, ",") {
+		var v int
+		if _, err := fmt.Sscanf(strings.TrimSpace(d), "%d", &v); err != nil || (v != 0 && v != 10 && v != 20) {
+			return fmt.Errorf("scale: depth %q: want 0, 10 or 20", d)
+		}
+		sc.Depths = append(sc.Depths, v)
+	}
+	for _, l := range strings.Split(*layouts, ",") {
+		switch l = strings.TrimSpace(l); l {
+		case testbed.LayoutSingle, testbed.LayoutGroup:
+			sc.Layouts = append(sc.Layouts, l)
+		default:
+			return fmt.Errorf("scale: layout %q: want independent or group", l)
+		}
+	}
+	command := fmt.Sprintf("testbed scale --mode %s --max %d --ns %s --kinds %s --depths %s --window %s --warmup %s",
+		cfg.Mode, *maxN, *nsList, *kinds, *depths, *window, *warmup)
+	if *noFailover {
+		command += " --no-failover"
+	} else {
+		command += " --layouts " + *layouts
+	}
+	if *batch > 0 {
+		command += fmt.Sprintf(" --batch-limit %d", *batch)
+	}
+	if *nal > 0 {
+		command += fmt.Sprintf(" --node-action-limit %d", *nal)
+	}
+	t0 := time.Now()
+	rep, err := testbed.RunScale(cfg, sc)
+	if rep != nil && len(rep.Runs) > 0 {
+		rep.Command, rep.Date = command, t0
+		if werr := writeScale(rep, *out); werr != nil && err == nil {
+			err = werr
+		}
+	}
+	return err
+}
+
+func writeScale(rep *testbed.ScaleReport, out string) error {
+	files, err := rep.Write(out)
+	fmt.Print(rep.Markdown())
+	for _, p := range files {
+		fmt.Println("wrote", p)
+	}
+	return err
 }
