@@ -144,9 +144,15 @@ func FirstDetection(ds []Detection) (Detection, bool) {
 // it happens, up to recvTimeout after the INVITE (no answer) or at once (an error answer), so
 // the last failed INVITE is taken as sent recvTimeout before the start of the last second that
 // counted a failure after mark; a call set up in between would be missed only if calls failed
-// and succeeded by turns. ok is false when no such call was set up.
-func FirstNewCall(r *sipp.Result, mark time.Time, recvTimeout time.Duration) (time.Duration, bool) {
+// and succeeded by turns. An INVITE sent before down (the last time the OPTIONS probe found
+// the PBX not answering; zero if never) is not new either: a call set up just after the fault
+// and before the calls began to fail would otherwise count as the recovery. ok is false when
+// no such call was set up.
+func FirstNewCall(r *sipp.Result, mark time.Time, recvTimeout time.Duration, down time.Time) (time.Duration, bool) {
 	after := mark
+	if down.After(after) {
+		after = down
+	}
 	for _, s := range r.Seconds {
 		if s.Failed > 0 && s.Time.After(mark) {
 			if t := s.Time.Add(-time.Second - recvTimeout); t.After(after) {

@@ -225,7 +225,7 @@ func (s *FaultSession) Run(f Fault, i int) (r FaultRun) {
 		return fail(err)
 	}
 	defer uac.Stop(time.Second)
-	prober := NewProber(b.SIPProbe(), 100*time.Millisecond, time.Second, bound)
+	prober := NewProber(b.SIPProbe(), probeInterval, time.Second, bound)
 	prober.Start()
 	defer prober.Stop()
 	time.Sleep(s.fc.Pre)
@@ -294,7 +294,11 @@ func (s *FaultSession) Run(f Fault, i int) (r FaultRun) {
 	} else {
 		r.Calls = Calls{res.Attempted, res.Successful, res.Failed, res.Cut, res.Open}
 		r.Seconds = res.Seconds
-		r.CallBack, r.CallOK = FirstNewCall(res, r.Mark, s.recv)
+		var down time.Time
+		if r.SIPOutage > 0 {
+			down = r.Mark.Add(r.SIPBack - probeInterval)
+		}
+		r.CallBack, r.CallOK = FirstNewCall(res, r.Mark, s.recv, down)
 	}
 	// extension 200: the registered phone, reached through whichever Asterisk runs now
 	if r.SIPOK {
@@ -432,6 +436,9 @@ stat -f -c 'free blocks %f of %b' /replica`)
 	}
 	return "", fmt.Errorf("no fault %d", f.ID)
 }
+
+// probeInterval is the SIP OPTIONS probe's period during a fault run.
+const probeInterval = 100 * time.Millisecond
 
 // restore undoes fault f (as a human would), cleans up, and waits for a settled cluster with
 // the PBX answering; it notes what it did in r.Restore.

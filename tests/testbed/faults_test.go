@@ -226,18 +226,18 @@ func TestFirstNewCall(t *testing.T) {
 		t.Fatal(err)
 	}
 	mark := r.Start.Add(2800 * time.Millisecond)
-	d, ok := FirstNewCall(r, mark, 3*time.Second)
+	d, ok := FirstNewCall(r, mark, 3*time.Second, time.Time{})
 	// the 200 of the call sent at +6.004 s: INVITEs sent during the outage (answered late
 	// by retransmission, or failed) are not new calls
 	if !ok || d.Round(time.Millisecond) != 3204*time.Millisecond {
 		t.Errorf("outage: %v %v, want 3.204s", d, ok)
 	}
 	// a mark before the calls that went well: the failures after it still count
-	if d, ok := FirstNewCall(r, r.Start.Add(700*time.Millisecond), 3*time.Second); !ok || d.Round(time.Millisecond) != 5304*time.Millisecond {
+	if d, ok := FirstNewCall(r, r.Start.Add(700*time.Millisecond), 3*time.Second, time.Time{}); !ok || d.Round(time.Millisecond) != 5304*time.Millisecond {
 		t.Errorf("mark at +0.7 s: %v %v, want 5.304s", d, ok)
 	}
 	// no failure after the mark: the first call sent after it
-	if d, ok := FirstNewCall(r, r.Start.Add(7500*time.Millisecond), 0); !ok || d.Round(time.Millisecond) != 4*time.Millisecond {
+	if d, ok := FirstNewCall(r, r.Start.Add(7500*time.Millisecond), 0, time.Time{}); !ok || d.Round(time.Millisecond) != 4*time.Millisecond {
 		t.Errorf("mark at +7.5 s: %v %v, want 4ms (the call sent at +7.504 s)", d, ok)
 	}
 	t0 := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
@@ -249,10 +249,14 @@ func TestFirstNewCall(t *testing.T) {
 	}
 	// last failure counted in (8 s, 9 s]: its INVITE left after 5 s at the latest
 	// (9 s - 1 s - recv_timeout): the set-up at 9.8 s, not the one at 6 s (sent at 4 s)
-	if d, ok := FirstNewCall(syn, at(2), 3*time.Second); !ok || d != 7800*time.Millisecond {
+	if d, ok := FirstNewCall(syn, at(2), 3*time.Second, time.Time{}); !ok || d != 7800*time.Millisecond {
 		t.Errorf("synthetic: %v %v, want 7.8s", d, ok)
 	}
-	if _, ok := FirstNewCall(&sipp.Result{Seconds: syn.Seconds}, at(2), 3*time.Second); ok {
+	// the OPTIONS probe saw the PBX down until 10 s: the set-up at 10.5 s
+	if d, ok := FirstNewCall(syn, at(2), 3*time.Second, at(10)); !ok || d != 8500*time.Millisecond {
+		t.Errorf("synthetic, down until 10 s: %v %v, want 8.5s", d, ok)
+	}
+	if _, ok := FirstNewCall(&sipp.Result{Seconds: syn.Seconds}, at(2), 3*time.Second, time.Time{}); ok {
 		t.Error("a new call without set-ups")
 	}
 }
