@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -523,13 +524,8 @@ func scaleCmd(cfg testbed.Config, args []string) error {
 			fmt.Fprintf(os.Stderr, "scale: %s %s %s N=%d: execd %.2f s/min, failover %.2f s after membership (%d answered), took %.0fs %s\n",
 				r.Test, r.Stack, r.Variant(), r.N, r.ExecdCPU, r.AfterMembership, r.Answered, r.Took, r.Err)
 		}}
-	for _, k := range strings.Split(*kinds, ",") {
-		switch k = strings.TrimSpace(k); k {
-		case testbed.KindAddr, testbed.KindFS:
-			sc.Kinds = append(sc.Kinds, k)
-		default:
-			return fmt.Errorf("scale: kind %q: want addresses or filesystems", k)
-		}
+	if sc.Kinds, err = oneOf("kind", *kinds, testbed.KindAddr, testbed.KindFS); err != nil {
+		return err
 	}
 	for _, d := range strings.Split(*depths, ",") {
 		var v int
@@ -538,13 +534,8 @@ func scaleCmd(cfg testbed.Config, args []string) error {
 		}
 		sc.Depths = append(sc.Depths, v)
 	}
-	for _, l := range strings.Split(*layouts, ",") {
-		switch l = strings.TrimSpace(l); l {
-		case testbed.LayoutSingle, testbed.LayoutGroup:
-			sc.Layouts = append(sc.Layouts, l)
-		default:
-			return fmt.Errorf("scale: layout %q: want independent or group", l)
-		}
+	if sc.Layouts, err = oneOf("layout", *layouts, testbed.LayoutSingle, testbed.LayoutGroup); err != nil {
+		return err
 	}
 	command := fmt.Sprintf("testbed scale --mode %s --max %d --ns %s --kinds %s --depths %s --window %s --warmup %s",
 		cfg.Mode, *maxN, *nsList, *kinds, *depths, *window, *warmup)
@@ -577,4 +568,17 @@ func writeScale(rep *testbed.ScaleReport, out string) error {
 		fmt.Println("wrote", p)
 	}
 	return err
+}
+
+// oneOf splits a comma-separated flag value whose items must each be one of allowed.
+func oneOf(what, list string, allowed ...string) ([]string, error) {
+	var out []string
+	for _, v := range strings.Split(list, ",") {
+		v = strings.TrimSpace(v)
+		if !slices.Contains(allowed, v) {
+			return nil, fmt.Errorf("scale: %s %q: want one of %s", what, v, strings.Join(allowed, ", "))
+		}
+		out = append(out, v)
+	}
+	return out, nil
 }
