@@ -204,8 +204,9 @@ if [ -f /gtb/agents/drbd-fence ]; then install -D -m 755 /gtb/agents/drbd-fence 
 ` + sbdNodeScript + `
 # (not when /etc/asterisk has moved to the replicated file system)
 if [ -f /gtb/asterisk-pjsip.conf ] && [ ! -L /etc/asterisk ]; then
-  install -o asterisk -g asterisk -m 640 /gtb/asterisk-pjsip.conf /etc/asterisk/pjsip.conf
-  install -o asterisk -g asterisk -m 640 /gtb/asterisk-modules.conf /etc/asterisk/modules.conf
+  for f in /gtb/asterisk-*.conf; do
+    install -o asterisk -g asterisk -m 640 "$f" /etc/asterisk/"${f#/gtb/asterisk-}"
+  done
 fi
 C=/var/lib/pacemaker/cib/cib.xml
 if [ ! -f $C ]; then
