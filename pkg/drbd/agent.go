@@ -57,6 +57,11 @@ how to resolve it: on the node whose changes are to be discarded run
 "drbdadm secondary RES; drbdadm connect --discard-my-data RES", then on the
 other "drbdadm connect RES".
 
+Replication lost: a Primary that reaches no peer with a disk (the link is
+down, or the peer node is) reports degraded (191): the PBX keeps running and
+crm_mon shows that its writes are on one disk only. A diskless peer (DRBD 9's
+tiebreaker) does not count.
+
 Fencing: to avoid data divergence enable DRBD quorum (DRBD 9) or configure
 fencing in DRBD and Pacemaker together: "fencing resource-and-stonith;" in
 the resource's net section (disk section on 8.4), the handlers

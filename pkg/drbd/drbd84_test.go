@@ -62,9 +62,9 @@ var stages84 = []stage84{
 	{"08-node1-disconnected/node1", Secondary, UpToDate, StandAlone, "", RoleUnknown, DUnknown, ReplOff,
 		ScoreDecision{Action: Set, Value: 1000}, ocf.Success, ocf.ErrGeneric},
 	{"08-node1-disconnected/node2", Primary, UpToDate, Connecting, "peer", RoleUnknown, DUnknown, ReplOff,
-		ScoreDecision{Action: Set, Value: 10000}, ocf.RunningPromoted, ocf.RunningPromoted},
+		ScoreDecision{Action: Set, Value: 10000}, ocf.DegradedPromoted, ocf.DegradedPromoted},
 	{"09-survivor-after-peer-killed/node1", Primary, UpToDate, Connecting, "peer", RoleUnknown, DUnknown, ReplOff,
-		ScoreDecision{Action: Set, Value: 10000}, ocf.RunningPromoted, ocf.RunningPromoted},
+		ScoreDecision{Action: Set, Value: 10000}, ocf.DegradedPromoted, ocf.DegradedPromoted},
 }
 
 func readTestdata(t testing.TB, name string) string {

@@ -61,7 +61,7 @@ var stages92 = []stage92{
 	{"08-n1-disconnected/n1", Secondary, Outdated, StandAlone, RoleUnknown, DUnknown, ReplOff, "",
 		ScoreDecision{Action: Remove}, ocf.Success, ocf.ErrGeneric},
 	{"08-n1-disconnected/n2", Primary, UpToDate, Connecting, RoleUnknown, Outdated, ReplOff, "",
-		ScoreDecision{Action: Set, Value: 10000}, ocf.RunningPromoted, ocf.RunningPromoted},
+		ScoreDecision{Action: Set, Value: 10000}, ocf.DegradedPromoted, ocf.DegradedPromoted},
 	{"09-n1-reconnected/n1", Secondary, UpToDate, Connected, Primary, UpToDate, Established, "",
 		ScoreDecision{Action: Set, Value: 10000}, ocf.Success, ocf.Success},
 	{"09-n1-reconnected/n2", Primary, UpToDate, Connected, Secondary, UpToDate, Established, "",
@@ -71,7 +71,7 @@ var stages92 = []stage92{
 	{"10-n1-ring-cut/n1", Secondary, UpToDate, Connecting, RoleUnknown, DUnknown, ReplOff, "",
 		ScoreDecision{Action: Set, Value: 1000}, ocf.Success, ocf.Success},
 	{"10-n1-ring-cut/n2", Primary, UpToDate, Connecting, RoleUnknown, DUnknown, ReplOff, "fencing",
-		ScoreDecision{Action: Set, Value: 10000}, ocf.RunningPromoted, ocf.RunningPromoted},
+		ScoreDecision{Action: Set, Value: 10000}, ocf.DegradedPromoted, ocf.DegradedPromoted},
 	{"11-ring-back/n1", Secondary, UpToDate, Connected, Primary, UpToDate, Established, "",
 		ScoreDecision{Action: Set, Value: 10000}, ocf.Success, ocf.Success},
 	{"11-ring-back/n2", Primary, UpToDate, Connected, Secondary, UpToDate, Established, "",
@@ -283,7 +283,7 @@ func TestDRBD92Quorum(t *testing.T) {
 		// The tiebreaker is scored like any node whose peer has the data: the
 		// crm example's location rule keeps it unpromoted.
 		{"q01-n1-primary-two-peers/n3", Secondary, Diskless, Yes, 2, ScoreDecision{Action: Set, Value: 10}, ocf.Success, ""},
-		{"q02-n2-ring-cut/n1", Primary, UpToDate, Yes, 1, ScoreDecision{Action: Set, Value: 10000}, ocf.RunningPromoted, "peer n2 is Connecting"},
+		{"q02-n2-ring-cut/n1", Primary, UpToDate, Yes, 1, ScoreDecision{Action: Set, Value: 10000}, ocf.DegradedPromoted, "not replicated: peer n2 is Connecting"},
 		{"q02-n2-ring-cut/n2", Secondary, UpToDate, No, 0, ScoreDecision{Action: Remove}, ocf.Success,
 			"r0 has no quorum (no peer reachable: n3 Connecting, n1 Connecting)"},
 		{"q02-n2-ring-cut/n3", Secondary, Diskless, Yes, 1, ScoreDecision{Action: Set, Value: 10}, ocf.Success, ""},

@@ -93,8 +93,41 @@ func Monitor(m *Model, name string, o MonitorOptions) MonitorResult {
 	if promoted {
 		res.Status = ocf.RunningPromoted
 		res.Warning = promotedWarning(r)
+		if lost := unreplicatedPeers(r); lost != "" {
+			// The PBX works on, so nothing may be recovered; but its writes now
+			// exist on one disk only, which crm_mon should show, not just a log.
+			res.Status = ocf.DegradedPromoted
+			res.Reason = short(fmt.Sprintf("%s: writes are not replicated: %s", name, lost))
+		}
 	}
 	return res
+}
+
+// unreplicatedPeers names the peers with a disk that a Primary's writes do not
+// reach (their connection is down); "" when every such peer is connected.
+// An intentionally diskless peer (DRBD 9's tiebreaker) holds no copy.
+func unreplicatedPeers(r *Resource) string {
+	var lost []string
+	for _, c := range r.Connections {
+		if c.Connected() || peerIsClient(c) {
+			continue
+		}
+		lost = append(lost, fmt.Sprintf("peer %s is %s", c.Peer(), c.State))
+	}
+	return strings.Join(lost, ", ")
+}
+
+// peerIsClient tells whether every volume of the peer was last seen diskless by intent.
+func peerIsClient(c *Connection) bool {
+	if len(c.PeerDevices) == 0 {
+		return false
+	}
+	for _, pd := range c.PeerDevices {
+		if pd.PeerClient != Yes {
+			return false
+		}
+	}
+	return true
 }
 
 // quorumPeers says which peers this node reaches, for a quorum message.
@@ -161,10 +194,8 @@ func promotedWarning(r *Resource) string {
 	if r.IOSuspended() {
 		return fmt.Sprintf("DRBD resource %s: I/O suspended (%s)", r.Name, strings.Join(r.Suspended, ","))
 	}
-	for _, c := range r.Connections {
-		if !c.Connected() {
-			return fmt.Sprintf("DRBD resource %s: peer %s is %s, writes are not replicated", r.Name, c.Peer(), c.State)
-		}
+	if lost := unreplicatedPeers(r); lost != "" {
+		return fmt.Sprintf("DRBD resource %s: writes are not replicated (%s); they resync when the peer connects again", r.Name, lost)
 	}
 	return ""
 }
