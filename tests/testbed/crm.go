@@ -27,6 +27,9 @@ type CrmMon struct {
 		Resources []MonResource `xml:"resource"`
 	} `xml:"resources>clone"`
 	Failures []MonFailure `xml:"failures>failure"`
+	// Degraded holds the results crm_mon lists with the failures that are not failures:
+	// 190 and 191 (degraded), which Pacemaker counts as success and does not recover.
+	Degraded []MonFailure `xml:"-"`
 	// NodeHistory holds each node's fail counts (crm_mon's node_history section).
 	NodeHistory []struct {
 		Name      string `xml:"name,attr"`
@@ -138,6 +141,15 @@ func ParseCrmMon(data []byte) (*CrmMon, error) {
 	if err := xml.Unmarshal(data, &m); err != nil {
 		return nil, err
 	}
+	var failed []MonFailure
+	for _, f := range m.Failures {
+		if f.ExitCode == "190" || f.ExitCode == "191" {
+			m.Degraded = append(m.Degraded, f)
+		} else {
+			failed = append(failed, f)
+		}
+	}
+	m.Failures = failed
 	return &m, nil
 }
 

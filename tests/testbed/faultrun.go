@@ -280,7 +280,7 @@ func (s *FaultSession) Run(f Fault, i int) (r FaultRun) {
 	s.readLogs(&r, f)
 	if v, err := b.AnyRunning(); err == nil {
 		if m, err := b.Mon(v); err == nil {
-			for _, x := range m.Failures {
+			for _, x := range append(m.Failures, m.Degraded...) {
 				r.Failures = append(r.Failures, x.String())
 			}
 			r.FailCounts = m.FailCounts()

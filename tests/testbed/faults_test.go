@@ -260,3 +260,21 @@ func TestFirstNewCall(t *testing.T) {
 		t.Error("a new call without set-ups")
 	}
 }
+
+// A degraded result (191: the drbd agent's Primary whose writes reach no peer) is in crm_mon's
+// failures list but is no failure: Pacemaker counts it as success (testdata/
+// crm_mon-degraded-2.1.5.xml: the host's crm_mon of a CIB whose promoted monitor returned 191).
+func TestCrmMonDegraded(t *testing.T) {
+	data, err := os.ReadFile("testdata/crm_mon-degraded-2.1.5.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := ParseCrmMon(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Failures) != 0 || len(m.Degraded) != 1 || m.Degraded[0].ExitStatus != "promoted (degraded)" ||
+		!strings.Contains(m.Degraded[0].String(), "writes are not replicated") {
+		t.Errorf("failures %+v, degraded %+v", m.Failures, m.Degraded)
+	}
+}
