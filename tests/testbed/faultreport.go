@@ -25,6 +25,64 @@ type FaultReport struct {
 	Stacks  []string
 	Faults  []Fault
 	Runs    []FaultRun
+	// Kept says where the runs that Keep took from an earlier report come from.
+	Kept []string `json:",omitempty"`
+}
+
+// Keep adds the runs of old whose fault and stack this report did not measure, with their
+// faults and stacks, so that one table holds runs of several commands (a vm run takes 20
+// minutes per stack). The JSON holds no probes, so Write leaves the timelines of the faults
+// that only old measured as they are.
+func (rep *FaultReport) Keep(old *FaultReport) error {
+	if old.Mode != rep.Mode {
+		return fmt.Errorf("keep: a %s report in a %s one", old.Mode, rep.Mode)
+	}
+	type key struct {
+		fault int
+		stack string
+	}
+	measured := map[key]bool{}
+	for _, r := range rep.Runs {
+		measured[key{r.Fault, r.Stack}] = true
+	}
+	kept := 0
+	for _, r := range old.Runs {
+		if measured[key{r.Fault, r.Stack}] {
+			continue
+		}
+		rep.Runs = append(rep.Runs, r)
+		kept++
+		if !slices.Contains(rep.Stacks, r.Stack) {
+			rep.Stacks = append(rep.Stacks, r.Stack)
+		}
+		if !slices.ContainsFunc(rep.Faults, func(f Fault) bool { return f.ID == r.Fault }) {
+			i := slices.IndexFunc(old.Faults, func(f Fault) bool { return f.ID == r.Fault })
+			if i < 0 {
+				return fmt.Errorf("keep: run of fault %d without the fault", r.Fault)
+			}
+			rep.Faults = append(rep.Faults, old.Faults[i])
+		}
+	}
+	slices.SortStableFunc(rep.Faults, func(a, b Fault) int { return a.ID - b.ID })
+	if kept > 0 {
+		n := "1 run"
+		if kept > 1 {
+			n = fmt.Sprintf("%d runs", kept)
+		}
+		rep.Kept = append(rep.Kept, fmt.Sprintf("`%s` (%s, %s)", old.Command, old.Date.UTC().Format("2006-01-02 15:04 UTC"), n))
+		rep.Kept = append(rep.Kept, old.Kept...)
+	}
+	return nil
+}
+
+// probed tells whether every run of fault f has its probes (runs kept from a JSON have none).
+func (rep *FaultReport) probed(f Fault) bool {
+	for _, r := range rep.Runs {
+		if r.Fault == f.ID && len(r.Probes) == 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // RunsOf returns the runs of a fault on a stack, in order.
@@ -226,7 +284,11 @@ func (rep *FaultReport) Markdown() string {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "## Faults, %s mode, %s\n\n", rep.Mode, rep.Date.UTC().Format("2006-01-02 15:04 UTC"))
 	if rep.Command != "" {
-		fmt.Fprintf(&sb, "Command: `%s` (as root); %d cores, accel %s.\n\n", rep.Command, runtime.NumCPU(), accelName(rep.Mode))
+		fmt.Fprintf(&sb, "Command: `%s` (as root); %d cores, accel %s.", rep.Command, runtime.NumCPU(), accelName(rep.Mode))
+		if len(rep.Kept) > 0 {
+			fmt.Fprintf(&sb, " Runs kept from %s.", strings.Join(rep.Kept, "; "))
+		}
+		sb.WriteString("\n\n")
 	}
 	sb.WriteString("The seed plan's PBX (two nodes, a quorum device, Asterisk's directories on /replica), " +
 		"SIPp calling extension 100 through the VIP from the client namespace, SIP OPTIONS every 100 ms; each fault hits " +
@@ -257,6 +319,9 @@ func (rep *FaultReport) RunsMarkdown() string {
 	fmt.Fprintf(&sb, "## Fault runs, %s mode, %s\n\n", rep.Mode, rep.Date.UTC().Format("2006-01-02 15:04 UTC"))
 	if rep.Command != "" {
 		fmt.Fprintf(&sb, "Command: `%s`.\n", rep.Command)
+	}
+	if len(rep.Kept) > 0 {
+		fmt.Fprintf(&sb, "Runs kept from %s.\n", strings.Join(rep.Kept, "; "))
 	}
 	secs := func(d time.Duration, ok bool) string {
 		if !ok {
@@ -395,7 +460,7 @@ func (rep *FaultReport) Write(out string) ([]string, error) {
 	}
 	for _, f := range rep.Faults {
 		tl, ok := rep.Timeline(f)
-		if !ok {
+		if !ok || !rep.probed(f) {
 			continue
 		}
 		var b bytes.Buffer

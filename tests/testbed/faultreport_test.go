@@ -212,3 +212,42 @@ func TestFaultReportFiles(t *testing.T) {
 		}
 	}
 }
+
+// Keep on the real vm report: a new run of fault 8 on two stacks replaces the old gocf one and
+// keeps fault 6's; fault 6's timeline is not redrawn without its probes.
+func TestFaultReportKeep(t *testing.T) {
+	data, err := os.ReadFile("FAULTS-vm.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var old FaultReport
+	if err := json.Unmarshal(data, &old); err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(old.Faults, func(f Fault) bool { return f.ID == 8 })
+	if i < 0 {
+		t.Fatal("no fault 8 in FAULTS-vm.json")
+	}
+	probe := []ProbeResult{{At: time.Now(), OK: true}}
+	rep := &FaultReport{Mode: "vm", Command: "testbed faults --mode vm --faults 8", Stacks: []string{"gocf", "shell"},
+		Faults: []Fault{old.Faults[i]},
+		Runs:   []FaultRun{{Fault: 8, Stack: "gocf", Run: 1, Probes: probe}, {Fault: 8, Stack: "shell", Run: 1, Probes: probe}}}
+	if err := rep.Keep(&old); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Faults) != 2 || rep.Faults[0].ID != 6 || rep.Faults[1].ID != 8 || len(rep.Kept) != 1 {
+		t.Fatalf("faults %v, kept %v", rep.Faults, rep.Kept)
+	}
+	if g := rep.RunsOf(8, "gocf"); len(g) != 1 || len(g[0].Probes) != 1 {
+		t.Errorf("fault 8 on gocf: %+v", g)
+	}
+	if len(rep.RunsOf(6, "gocf")) != 1 || rep.probed(rep.Faults[0]) || !rep.probed(rep.Faults[1]) {
+		t.Errorf("fault 6 kept %d runs; probed 6 %v, 8 %v", len(rep.RunsOf(6, "gocf")), rep.probed(rep.Faults[0]), rep.probed(rep.Faults[1]))
+	}
+	if !strings.Contains(rep.Markdown(), "Runs kept from `testbed faults --mode vm --stack gocf --runs 1 --faults 6,8` (2026-11-30 17:29 UTC, 1 run).") {
+		t.Errorf("the table does not say where the kept runs come from:\n%s", rep.Markdown())
+	}
+	if err := rep.Keep(&FaultReport{Mode: "ns"}); err == nil {
+		t.Error("an ns report kept in a vm one")
+	}
+}

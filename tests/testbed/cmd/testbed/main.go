@@ -6,11 +6,12 @@
 //	testbed [global flags] exec NODE CMD... | crm NODE ARGS...
 //	testbed [global flags] power-off NODE | cable NODE [lan|ring|all] down|up | shutdown NODE | boot NODE
 //	testbed [global flags] baseline [--mode ns|vm] [--runs N] [--out FILE]
-//	testbed [global flags] faults [--mode ns|vm] [--stack gocf,shell,hb1] [--runs N] [--faults 1,2,..] [--out FILE] [--fault6 dm|ext4]
+//	testbed [global flags] faults [--mode ns|vm] [--stack gocf,shell,hb1] [--runs N] [--faults 1,2,..] [--out FILE] [--fault6 dm|ext4] [--keep JSON]
 //	testbed [global flags] scale [--mode ns] [--max N] [--ns 1,10,..] [--kinds addresses,filesystems] [--out FILE] [--replot FILE.json]
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -51,7 +52,7 @@ commands:
                                 crm-examples/pbx-drbd9-quorum.crm: cable pulls on each node
   record-drbd DIR               on a vm bed with DRBD 9 (up --mode vm --drbd 9.2 [--nodes 3]): record
                                 DRBD's outputs through a resource's life (3 nodes: with quorum) into DIR
-  faults [--mode ns|vm] [--stack gocf,shell,hb1] [--runs N] [--faults 1,2,..] [--out FILE] [--hold D] [--fault6 dm|ext4]
+  faults [--mode ns|vm] [--stack gocf,shell,hb1] [--runs N] [--faults 1,2,..] [--out FILE] [--hold D] [--fault6 dm|ext4] [--keep JSON]
                                 issue 16's faults on the seed plan's PBX with SIPp calls, per stack (a bed each);
                                 writes FILE (table, default tests/testbed/FAULTS-MODE.md), FILE-runs.md, FILE.json
                                 and faults/MODE-N-NAME.svg beside it (vm: fault 6 is I/O errors under DRBD,
@@ -255,7 +256,19 @@ func runCmd(cfg testbed.Config, cmd string, args []string) error {
 		out := f.String("out", "", "the table's Markdown file (default tests/testbed/FAULTS-MODE.md); the runs, JSON and SVGs go beside it")
 		hold := f.Duration("hold", 20*time.Second, "how long each call is held")
 		work := f.String("work", "", "directory for SIPp's files (default: a new temporary directory)")
+		keep := f.String("keep", "", "the JSON of an earlier run (e.g. tests/testbed/FAULTS-vm.json): its runs of faults and stacks this run does not measure go into the table too")
 		_ = f.Parse(args)
+		var old *testbed.FaultReport
+		if *keep != "" {
+			data, err := os.ReadFile(*keep)
+			if err != nil {
+				return err
+			}
+			old = &testbed.FaultReport{}
+			if err := json.Unmarshal(data, old); err != nil {
+				return fmt.Errorf("%s: %w", *keep, err)
+			}
+		}
 		fs, err := testbed.ParseFaults(*only, cfg.Mode)
 		if err != nil {
 			return err
@@ -298,6 +311,11 @@ func runCmd(cfg testbed.Config, cmd string, args []string) error {
 		rep, err := testbed.RunFaults(cfg, fc)
 		if rep != nil && len(rep.Runs) > 0 {
 			rep.Command, rep.Date = command, t0
+			if old != nil {
+				if kerr := rep.Keep(old); kerr != nil && err == nil {
+					err = kerr
+				}
+			}
 			files, werr := rep.Write(*out)
 			fmt.Print(rep.Markdown())
 			for _, p := range files {
