@@ -73,8 +73,9 @@ func (m *memAsterisk) Start(bin string, args []string, maxfiles uint64) (int, <-
 	}
 	os.WriteFile(filepath.Join(m.rundir, "asterisk.pid"), []byte("4242\n"), 0o644)
 	if !m.neverBoots {
+		delay := m.bootDelay // read here: a test may change it while this boots
 		go func() {
-			time.Sleep(m.bootDelay)
+			time.Sleep(delay)
 			os.WriteFile(filepath.Join(m.rundir, "asterisk.ctl"), nil, 0o644)
 		}()
 	}
