@@ -92,8 +92,9 @@ func Monitor(m *Model, name string, o MonitorOptions) MonitorResult {
 	res := MonitorResult{Status: ocf.Success}
 	if promoted {
 		res.Status = ocf.RunningPromoted
-		res.Warning = promotedWarning(r)
-		if lost := unreplicatedPeers(r); lost != "" {
+		lost := unreplicatedPeers(r)
+		res.Warning = promotedWarning(r, lost)
+		if lost != "" {
 			// The PBX works on, so nothing may be recovered; but its writes now
 			// exist on one disk only, which crm_mon should show, not just a log.
 			res.Status = ocf.DegradedPromoted
@@ -189,12 +190,13 @@ func splitBrainMessage(name string, sa []*Connection) string {
 		name, peerNames(sa), name, name, name)
 }
 
-// promotedWarning points at what endangers a Primary that still works.
-func promotedWarning(r *Resource) string {
+// promotedWarning points at what endangers a Primary that still works; lost is
+// unreplicatedPeers(r).
+func promotedWarning(r *Resource, lost string) string {
 	if r.IOSuspended() {
 		return fmt.Sprintf("DRBD resource %s: I/O suspended (%s)", r.Name, strings.Join(r.Suspended, ","))
 	}
-	if lost := unreplicatedPeers(r); lost != "" {
+	if lost != "" {
 		return fmt.Sprintf("DRBD resource %s: writes are not replicated (%s); they resync when the peer connects again", r.Name, lost)
 	}
 	return ""
