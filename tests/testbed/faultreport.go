@@ -64,6 +64,14 @@ func (rep *FaultReport) Keep(old *FaultReport) error {
 		}
 	}
 	slices.SortStableFunc(rep.Faults, func(a, b Fault) int { return a.ID - b.ID })
+	// The table's columns in their usual order, whichever run measured which stack.
+	rank := func(s string) int {
+		if i := slices.Index(FaultStackNames, s); i >= 0 {
+			return i
+		}
+		return len(FaultStackNames)
+	}
+	slices.SortStableFunc(rep.Stacks, func(a, b string) int { return rank(a) - rank(b) })
 	if kept > 0 {
 		n := "1 run"
 		if kept > 1 {

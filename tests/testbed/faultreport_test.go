@@ -213,39 +213,42 @@ func TestFaultReportFiles(t *testing.T) {
 	}
 }
 
-// Keep on the real vm report: a new run of fault 8 on two stacks replaces the old gocf one and
-// keeps fault 6's; fault 6's timeline is not redrawn without its probes.
+// Keep: a new run of fault 8 on shell and hb1 replaces the old hb1 one and keeps gocf's and
+// fault 6's; the columns stay in their usual order; a timeline with a kept run (no probes) is
+// not redrawn; the table says which commands the kept runs come from.
 func TestFaultReportKeep(t *testing.T) {
-	data, err := os.ReadFile("FAULTS-vm.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var old FaultReport
-	if err := json.Unmarshal(data, &old); err != nil {
-		t.Fatal(err)
-	}
-	i := slices.IndexFunc(old.Faults, func(f Fault) bool { return f.ID == 8 })
-	if i < 0 {
-		t.Fatal("no fault 8 in FAULTS-vm.json")
-	}
+	f6, _ := FaultByID(6)
+	f8, _ := FaultByID(8)
+	old := &FaultReport{Mode: "vm", Command: "testbed faults --mode vm --stack gocf,hb1 --faults 6,8",
+		Date: time.Date(2026, 11, 30, 17, 29, 0, 0, time.UTC), Stacks: []string{"gocf", "hb1"}, Faults: []Fault{f6, f8},
+		Runs: []FaultRun{{Fault: 6, Stack: "gocf", Run: 1}, {Fault: 8, Stack: "gocf", Run: 1}, {Fault: 8, Stack: "hb1", Run: 1}},
+		Kept: []string{"`testbed faults --mode vm --faults 1` (2026-11-29 10:00 UTC, 3 runs)"}}
 	probe := []ProbeResult{{At: time.Now(), OK: true}}
-	rep := &FaultReport{Mode: "vm", Command: "testbed faults --mode vm --faults 8", Stacks: []string{"gocf", "shell"},
-		Faults: []Fault{old.Faults[i]},
-		Runs:   []FaultRun{{Fault: 8, Stack: "gocf", Run: 1, Probes: probe}, {Fault: 8, Stack: "shell", Run: 1, Probes: probe}}}
-	if err := rep.Keep(&old); err != nil {
+	rep := &FaultReport{Mode: "vm", Command: "testbed faults --mode vm --stack shell,hb1 --faults 8", Stacks: []string{"shell", "hb1"},
+		Faults: []Fault{f8},
+		Runs:   []FaultRun{{Fault: 8, Stack: "shell", Run: 1, Probes: probe}, {Fault: 8, Stack: "hb1", Run: 1, Probes: probe}}}
+	if !rep.probed(f8) {
+		t.Fatal("fault 8 unprobed before keeping")
+	}
+	if err := rep.Keep(old); err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.Faults) != 2 || rep.Faults[0].ID != 6 || rep.Faults[1].ID != 8 || len(rep.Kept) != 1 {
+	if len(rep.Faults) != 2 || rep.Faults[0].ID != 6 || rep.Faults[1].ID != 8 || len(rep.Kept) != 2 {
 		t.Fatalf("faults %v, kept %v", rep.Faults, rep.Kept)
 	}
-	if g := rep.RunsOf(8, "gocf"); len(g) != 1 || len(g[0].Probes) != 1 {
-		t.Errorf("fault 8 on gocf: %+v", g)
+	if !slices.Equal(rep.Stacks, []string{"gocf", "shell", "hb1"}) {
+		t.Errorf("stacks %v, want gocf, shell, hb1", rep.Stacks)
 	}
-	if len(rep.RunsOf(6, "gocf")) != 1 || rep.probed(rep.Faults[0]) || !rep.probed(rep.Faults[1]) {
-		t.Errorf("fault 6 kept %d runs; probed 6 %v, 8 %v", len(rep.RunsOf(6, "gocf")), rep.probed(rep.Faults[0]), rep.probed(rep.Faults[1]))
+	if h := rep.RunsOf(8, "hb1"); len(h) != 1 || len(h[0].Probes) != 1 {
+		t.Errorf("fault 8 on hb1: %+v", h)
 	}
-	if !strings.Contains(rep.Markdown(), "Runs kept from `testbed faults --mode vm --stack gocf --runs 1 --faults 6,8` (2026-11-30 17:29 UTC, 1 run).") {
-		t.Errorf("the table does not say where the kept runs come from:\n%s", rep.Markdown())
+	if len(rep.RunsOf(8, "gocf")) != 1 || len(rep.RunsOf(6, "gocf")) != 1 || rep.probed(rep.Faults[0]) || rep.probed(rep.Faults[1]) {
+		t.Errorf("kept fault 8 gocf %d, fault 6 gocf %d runs; probed 6 %v, 8 %v", len(rep.RunsOf(8, "gocf")), len(rep.RunsOf(6, "gocf")),
+			rep.probed(rep.Faults[0]), rep.probed(rep.Faults[1]))
+	}
+	if md := rep.Markdown(); !strings.Contains(md, "Runs kept from `testbed faults --mode vm --stack gocf,hb1 --faults 6,8` (2026-11-30 17:29 UTC, 2 runs)") ||
+		!strings.Contains(md, "`testbed faults --mode vm --faults 1` (2026-11-29 10:00 UTC, 3 runs)") {
+		t.Errorf("the table does not say where the kept runs come from:\n%s", md)
 	}
 	if err := rep.Keep(&FaultReport{Mode: "ns"}); err == nil {
 		t.Error("an ns report kept in a vm one")
