@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"sort"
@@ -31,8 +32,8 @@ type FaultReport struct {
 
 // Keep adds the runs of old whose fault and stack this report did not measure, with their
 // faults and stacks, so that one table holds runs of several commands (a vm run takes 20
-// minutes per stack). The JSON holds no probes, so Write leaves the timelines of the faults
-// that only old measured as they are.
+// minutes per stack). Runs from a JSON written before it held the probes have none, and Write
+// leaves the timelines of their faults as they are.
 func (rep *FaultReport) Keep(old *FaultReport) error {
 	if old.Mode != rep.Mode {
 		return fmt.Errorf("keep: a %s report in a %s one", old.Mode, rep.Mode)
@@ -45,13 +46,13 @@ func (rep *FaultReport) Keep(old *FaultReport) error {
 	for _, r := range rep.Runs {
 		measured[key{r.Fault, r.Stack}] = true
 	}
-	kept := 0
+	var kept []FaultRun
 	for _, r := range old.Runs {
 		if measured[key{r.Fault, r.Stack}] {
 			continue
 		}
 		rep.Runs = append(rep.Runs, r)
-		kept++
+		kept = append(kept, r)
 		if !slices.Contains(rep.Stacks, r.Stack) {
 			rep.Stacks = append(rep.Stacks, r.Stack)
 		}
@@ -72,18 +73,65 @@ func (rep *FaultReport) Keep(old *FaultReport) error {
 		return len(FaultStackNames)
 	}
 	slices.SortStableFunc(rep.Stacks, func(a, b string) int { return rank(a) - rank(b) })
-	if kept > 0 {
-		n := "1 run"
-		if kept > 1 {
-			n = fmt.Sprintf("%d runs", kept)
-		}
-		rep.Kept = append(rep.Kept, fmt.Sprintf("`%s` (%s, %s)", old.Command, old.Date.UTC().Format("2006-01-02 15:04 UTC"), n))
-		rep.Kept = append(rep.Kept, old.Kept...)
-	}
+	rep.Kept = keptSources(old, kept)
 	return nil
 }
 
-// probed tells whether every run of fault f has its probes (runs kept from a JSON have none).
+const keptDate = "2006-01-02 15:04 UTC"
+
+// keptSource is a command whose runs a report holds: a line of Kept, "`command` (date, n runs)".
+type keptSource struct {
+	line string // the command in backquotes, or a line not in this form
+	date time.Time
+	runs int
+}
+
+var keptRE = regexp.MustCompile("^(`.*`) \\((\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d UTC), \\d+ runs?\\)$")
+
+// keptSources counts the kept runs per command that measured them: old's own and those old
+// had kept, each run going to the latest command started before its fault. Commands none of
+// whose runs are left are dropped.
+func keptSources(old *FaultReport, kept []FaultRun) []string {
+	if len(kept) == 0 {
+		return nil
+	}
+	srcs := []*keptSource{{line: "`" + old.Command + "`", date: old.Date.UTC().Truncate(time.Minute)}}
+	var other []string
+	for _, l := range old.Kept {
+		m := keptRE.FindStringSubmatch(l)
+		if m == nil {
+			other = append(other, l)
+			continue
+		}
+		d, err := time.Parse(keptDate, m[2])
+		if err != nil {
+			other = append(other, l)
+			continue
+		}
+		srcs = append(srcs, &keptSource{line: m[1], date: d})
+	}
+	slices.SortStableFunc(srcs, func(a, b *keptSource) int { return b.date.Compare(a.date) })
+	for _, r := range kept {
+		for _, s := range srcs {
+			if !s.date.After(r.Mark) {
+				s.runs++
+				break
+			}
+		}
+	}
+	var lines []string
+	for _, s := range srcs {
+		switch {
+		case s.runs == 1:
+			lines = append(lines, fmt.Sprintf("%s (%s, 1 run)", s.line, s.date.Format(keptDate)))
+		case s.runs > 1:
+			lines = append(lines, fmt.Sprintf("%s (%s, %d runs)", s.line, s.date.Format(keptDate), s.runs))
+		}
+	}
+	return append(lines, other...)
+}
+
+// probed tells whether every run of fault f has its probes (runs kept from an older JSON have none).
 func (rep *FaultReport) probed(f Fault) bool {
 	for _, r := range rep.Runs {
 		if r.Fault == f.ID && len(r.Probes) == 0 {
@@ -437,7 +485,7 @@ func (rep *FaultReport) Timeline(f Fault) (faultplot.Timeline, bool) {
 }
 
 // Write writes the table to out (overwritten), every run beside it (out without .md,
-// "-runs.md"), the runs as JSON (".json", without the probes) and a timeline SVG per fault
+// "-runs.md"), the runs as JSON (".json") and a timeline SVG per fault
 // under faults/ beside it. It returns the files written.
 func (rep *FaultReport) Write(out string) ([]string, error) {
 	base := strings.TrimSuffix(out, ".md")

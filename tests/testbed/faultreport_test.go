@@ -206,8 +206,9 @@ func TestFaultReportFiles(t *testing.T) {
 			}
 		case ".json":
 			var back FaultReport
-			if err := json.Unmarshal(data, &back); err != nil || len(back.Runs) != 7 || back.Runs[0].Probes != nil || len(back.Runs[0].Seconds) == 0 {
-				t.Errorf("json: %v", err)
+			if err := json.Unmarshal(data, &back); err != nil || len(back.Runs) != 7 || len(back.Runs[0].Seconds) == 0 ||
+				len(back.Runs[0].Probes) != len(rep.Runs[0].Probes) || len(back.Runs[0].Probes) == 0 {
+				t.Errorf("json: %v, %d runs", err, len(back.Runs))
 			}
 		}
 	}
@@ -219,21 +220,25 @@ func TestFaultReportFiles(t *testing.T) {
 func TestFaultReportKeep(t *testing.T) {
 	f6, _ := FaultByID(6)
 	f8, _ := FaultByID(8)
+	at := func(day, h, m int) time.Time { return time.Date(2026, 11, day, h, m, 30, 0, time.UTC) }
+	// Old measured gocf and hb1 at 17:29 and had kept two runs of a command of the day before.
 	old := &FaultReport{Mode: "vm", Command: "testbed faults --mode vm --stack gocf,hb1 --faults 6,8",
-		Date: time.Date(2026, 11, 30, 17, 29, 0, 0, time.UTC), Stacks: []string{"gocf", "hb1"}, Faults: []Fault{f6, f8},
-		Runs: []FaultRun{{Fault: 6, Stack: "gocf", Run: 1}, {Fault: 8, Stack: "gocf", Run: 1}, {Fault: 8, Stack: "hb1", Run: 1}},
-		Kept: []string{"`testbed faults --mode vm --faults 1` (2026-11-29 10:00 UTC, 3 runs)"}}
+		Date: at(30, 17, 29), Stacks: []string{"gocf", "hb1"}, Faults: []Fault{f6, f8},
+		Runs: []FaultRun{{Fault: 6, Stack: "gocf", Run: 1, Mark: at(30, 17, 35)}, {Fault: 8, Stack: "gocf", Run: 1, Mark: at(30, 17, 50)},
+			{Fault: 8, Stack: "hb1", Run: 1, Mark: at(29, 10, 5)}, {Fault: 6, Stack: "hb1", Run: 1, Mark: at(29, 10, 20)}},
+		Kept: []string{"`testbed faults --mode vm --stack hb1` (2026-11-29 10:00 UTC, 2 runs)"}}
 	probe := []ProbeResult{{At: time.Now(), OK: true}}
-	rep := &FaultReport{Mode: "vm", Command: "testbed faults --mode vm --stack shell,hb1 --faults 8", Stacks: []string{"shell", "hb1"},
-		Faults: []Fault{f8},
-		Runs:   []FaultRun{{Fault: 8, Stack: "shell", Run: 1, Probes: probe}, {Fault: 8, Stack: "hb1", Run: 1, Probes: probe}}}
+	rep := &FaultReport{Mode: "vm", Command: "testbed faults --mode vm --stack shell,hb1 --faults 8", Date: at(30, 21, 39),
+		Stacks: []string{"shell", "hb1"}, Faults: []Fault{f8},
+		Runs: []FaultRun{{Fault: 8, Stack: "shell", Run: 1, Mark: at(30, 21, 45), Probes: probe},
+			{Fault: 8, Stack: "hb1", Run: 1, Mark: at(30, 21, 50), Probes: probe}}}
 	if !rep.probed(f8) {
 		t.Fatal("fault 8 unprobed before keeping")
 	}
 	if err := rep.Keep(old); err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.Faults) != 2 || rep.Faults[0].ID != 6 || rep.Faults[1].ID != 8 || len(rep.Kept) != 2 {
+	if len(rep.Faults) != 2 || rep.Faults[0].ID != 6 || rep.Faults[1].ID != 8 || len(rep.Runs) != 5 {
 		t.Fatalf("faults %v, kept %v", rep.Faults, rep.Kept)
 	}
 	if !slices.Equal(rep.Stacks, []string{"gocf", "shell", "hb1"}) {
@@ -246,11 +251,55 @@ func TestFaultReportKeep(t *testing.T) {
 		t.Errorf("kept fault 8 gocf %d, fault 6 gocf %d runs; probed 6 %v, 8 %v", len(rep.RunsOf(8, "gocf")), len(rep.RunsOf(6, "gocf")),
 			rep.probed(rep.Faults[0]), rep.probed(rep.Faults[1]))
 	}
-	if md := rep.Markdown(); !strings.Contains(md, "Runs kept from `testbed faults --mode vm --stack gocf,hb1 --faults 6,8` (2026-11-30 17:29 UTC, 2 runs)") ||
-		!strings.Contains(md, "`testbed faults --mode vm --faults 1` (2026-11-29 10:00 UTC, 3 runs)") {
-		t.Errorf("the table does not say where the kept runs come from:\n%s", md)
+	// Each kept run counts for the command that measured it; hb1's fault 8 of the day before
+	// is replaced, its fault 6 stays.
+	want := "Runs kept from `testbed faults --mode vm --stack gocf,hb1 --faults 6,8` (2026-11-30 17:29 UTC, 2 runs); " +
+		"`testbed faults --mode vm --stack hb1` (2026-11-29 10:00 UTC, 1 run)."
+	if md := rep.Markdown(); !strings.Contains(md, want) {
+		t.Errorf("the table does not say where the kept runs come from (want %q):\n%s", want, md)
+	}
+	// Kept again with nothing left of the day before: its command is dropped.
+	again := &FaultReport{Mode: "vm", Command: "testbed faults --mode vm --stack hb1 --faults 6", Date: at(30, 22, 6), Stacks: []string{"hb1"},
+		Faults: []Fault{f6}, Runs: []FaultRun{{Fault: 6, Stack: "hb1", Run: 1, Mark: at(30, 22, 12)}}}
+	if err := again.Keep(rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(again.Kept) != 2 || again.Kept[0] != "`testbed faults --mode vm --stack shell,hb1 --faults 8` (2026-11-30 21:39 UTC, 2 runs)" ||
+		again.Kept[1] != "`testbed faults --mode vm --stack gocf,hb1 --faults 6,8` (2026-11-30 17:29 UTC, 2 runs)" {
+		t.Errorf("kept again: %q", again.Kept)
 	}
 	if err := rep.Keep(&FaultReport{Mode: "ns"}); err == nil {
 		t.Error("an ns report kept in a vm one")
+	}
+}
+
+// A run's probes survive its JSON (as milliseconds from the fault), so a kept run still draws
+// its lane; a JSON whose probe times and results disagree is refused.
+func TestFaultRunJSONProbes(t *testing.T) {
+	mark := time.Date(2026, 11, 30, 22, 12, 22, 410456924, time.UTC)
+	r := FaultRun{Fault: 6, Stack: "hb1", Mark: mark, SIPBack: 3 * time.Second,
+		Probes: []ProbeResult{{At: mark.Add(-1500 * time.Millisecond), OK: true}, {At: mark.Add(100 * time.Millisecond), OK: false},
+			{At: mark.Add(2900 * time.Millisecond), OK: true}}}
+	data, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), `"ProbeMS":[-1500,100,2900],"ProbeOK":"101"`) {
+		t.Errorf("probes in the JSON: %s", data)
+	}
+	var back FaultRun
+	if err := json.Unmarshal(data, &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.Fault != 6 || back.Stack != "hb1" || !back.Mark.Equal(mark) || back.SIPBack != 3*time.Second || len(back.Probes) != 3 {
+		t.Fatalf("back: %+v", back)
+	}
+	for i, p := range back.Probes {
+		if !p.At.Equal(r.Probes[i].At) || p.OK != r.Probes[i].OK {
+			t.Errorf("probe %d: %+v, want %+v", i, p, r.Probes[i])
+		}
+	}
+	if err := json.Unmarshal([]byte(`{"Fault":6,"ProbeMS":[1,2],"ProbeOK":"1"}`), &back); err == nil {
+		t.Error("2 probe times with 1 result accepted")
 	}
 }

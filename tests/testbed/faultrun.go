@@ -2,6 +2,7 @@ package testbed
 
 import (
 	"bufio"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -91,8 +92,49 @@ type FaultRun struct {
 	Notes       []string          // what the harness saw beyond the above (fault 6 in vm: DRBD's state)
 	Err         string            // the run could not be done (or restored) as planned
 
-	Probes  []ProbeResult `json:"-"` // for the timeline; not kept in the JSON
+	Probes  []ProbeResult `json:"-"` // for the timeline; in the JSON as ProbeMS and ProbeOK
 	Seconds []sipp.Second
+}
+
+// faultRunJSON is FaultRun in the JSON: the probes (one per 100 ms, thousands a run) as
+// milliseconds from the fault and a string of 1 (answered) and 0, so that a run kept by a
+// later command still draws its timeline.
+type faultRunJSON struct {
+	faultRunFields
+	ProbeMS []int64 `json:",omitempty"`
+	ProbeOK string  `json:",omitempty"`
+}
+
+type faultRunFields FaultRun
+
+func (r FaultRun) MarshalJSON() ([]byte, error) {
+	j := faultRunJSON{faultRunFields: faultRunFields(r)}
+	ok := make([]byte, len(r.Probes))
+	for i, p := range r.Probes {
+		j.ProbeMS = append(j.ProbeMS, p.At.Sub(r.Mark).Milliseconds())
+		ok[i] = '0'
+		if p.OK {
+			ok[i] = '1'
+		}
+	}
+	j.ProbeOK = string(ok)
+	return json.Marshal(j)
+}
+
+func (r *FaultRun) UnmarshalJSON(data []byte) error {
+	var j faultRunJSON
+	if err := json.Unmarshal(data, &j); err != nil {
+		return err
+	}
+	if len(j.ProbeMS) != len(j.ProbeOK) {
+		return fmt.Errorf("fault %d on %s: %d probe times, %d results", j.Fault, j.Stack, len(j.ProbeMS), len(j.ProbeOK))
+	}
+	*r = FaultRun(j.faultRunFields)
+	r.Probes = nil
+	for i, ms := range j.ProbeMS {
+		r.Probes = append(r.Probes, ProbeResult{At: r.Mark.Add(time.Duration(ms) * time.Millisecond), OK: j.ProbeOK[i] == '1'})
+	}
+	return nil
 }
 
 // Recovered: OPTIONS answered and a new call set up after the fault.
