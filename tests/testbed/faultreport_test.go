@@ -284,7 +284,7 @@ func TestFaultRunJSONProbes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(data), `"ProbeMS":[-1500,100,2900],"ProbeOK":"101"`) {
+	if !strings.Contains(string(data), `"ProbeMS":"-1500 100 2900","ProbeOK":"101"`) {
 		t.Errorf("probes in the JSON: %s", data)
 	}
 	var back FaultRun
@@ -299,7 +299,10 @@ func TestFaultRunJSONProbes(t *testing.T) {
 			t.Errorf("probe %d: %+v, want %+v", i, p, r.Probes[i])
 		}
 	}
-	if err := json.Unmarshal([]byte(`{"Fault":6,"ProbeMS":[1,2],"ProbeOK":"1"}`), &back); err == nil {
+	if err := json.Unmarshal([]byte(`{"Fault":6,"ProbeMS":"1 2","ProbeOK":"1"}`), &back); err == nil {
 		t.Error("2 probe times with 1 result accepted")
+	}
+	if err := json.Unmarshal([]byte(`{"Fault":6,"ProbeMS":"1 x","ProbeOK":"11"}`), &back); err == nil {
+		t.Error("a probe time x accepted")
 	}
 }

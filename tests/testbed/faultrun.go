@@ -97,27 +97,28 @@ type FaultRun struct {
 }
 
 // faultRunJSON is FaultRun in the JSON: the probes (one per 100 ms, thousands a run) as
-// milliseconds from the fault and a string of 1 (answered) and 0, so that a run kept by a
-// later command still draws its timeline.
+// milliseconds from the fault, space-separated, and a string of 1 (answered) and 0, one line
+// each, so that a run kept by a later command still draws its timeline.
 type faultRunJSON struct {
 	faultRunFields
-	ProbeMS []int64 `json:",omitempty"`
-	ProbeOK string  `json:",omitempty"`
+	ProbeMS string `json:",omitempty"`
+	ProbeOK string `json:",omitempty"`
 }
 
 type faultRunFields FaultRun
 
 func (r FaultRun) MarshalJSON() ([]byte, error) {
 	j := faultRunJSON{faultRunFields: faultRunFields(r)}
+	ms := make([]string, len(r.Probes))
 	ok := make([]byte, len(r.Probes))
 	for i, p := range r.Probes {
-		j.ProbeMS = append(j.ProbeMS, p.At.Sub(r.Mark).Milliseconds())
+		ms[i] = strconv.FormatInt(p.At.Sub(r.Mark).Milliseconds(), 10)
 		ok[i] = '0'
 		if p.OK {
 			ok[i] = '1'
 		}
 	}
-	j.ProbeOK = string(ok)
+	j.ProbeMS, j.ProbeOK = strings.Join(ms, " "), string(ok)
 	return json.Marshal(j)
 }
 
@@ -126,13 +127,18 @@ func (r *FaultRun) UnmarshalJSON(data []byte) error {
 	if err := json.Unmarshal(data, &j); err != nil {
 		return err
 	}
-	if len(j.ProbeMS) != len(j.ProbeOK) {
-		return fmt.Errorf("fault %d on %s: %d probe times, %d results", j.Fault, j.Stack, len(j.ProbeMS), len(j.ProbeOK))
+	ms := strings.Fields(j.ProbeMS)
+	if len(ms) != len(j.ProbeOK) {
+		return fmt.Errorf("fault %d on %s: %d probe times, %d results", j.Fault, j.Stack, len(ms), len(j.ProbeOK))
 	}
 	*r = FaultRun(j.faultRunFields)
 	r.Probes = nil
-	for i, ms := range j.ProbeMS {
-		r.Probes = append(r.Probes, ProbeResult{At: r.Mark.Add(time.Duration(ms) * time.Millisecond), OK: j.ProbeOK[i] == '1'})
+	for i, m := range ms {
+		n, err := strconv.ParseInt(m, 10, 64)
+		if err != nil {
+			return fmt.Errorf("fault %d on %s: probe time %q", j.Fault, j.Stack, m)
+		}
+		r.Probes = append(r.Probes, ProbeResult{At: r.Mark.Add(time.Duration(n) * time.Millisecond), OK: j.ProbeOK[i] == '1'})
 	}
 	return nil
 }
