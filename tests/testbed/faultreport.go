@@ -81,7 +81,7 @@ const keptDate = "2006-01-02 15:04 UTC"
 
 // keptSource is a command whose runs a report holds: a line of Kept, "`command` (date, n runs)".
 type keptSource struct {
-	line string // the command in backquotes, or a line not in this form
+	line string // the command, in backquotes
 	date time.Time
 	runs int
 }
@@ -121,14 +121,19 @@ func keptSources(old *FaultReport, kept []FaultRun) []string {
 	}
 	var lines []string
 	for _, s := range srcs {
-		switch {
-		case s.runs == 1:
-			lines = append(lines, fmt.Sprintf("%s (%s, 1 run)", s.line, s.date.Format(keptDate)))
-		case s.runs > 1:
-			lines = append(lines, fmt.Sprintf("%s (%s, %d runs)", s.line, s.date.Format(keptDate), s.runs))
+		if s.runs > 0 {
+			lines = append(lines, fmt.Sprintf("%s (%s, %s)", s.line, s.date.Format(keptDate), nRuns(s.runs)))
 		}
 	}
 	return append(lines, other...)
+}
+
+// nRuns is "1 run" or "n runs".
+func nRuns(n int) string {
+	if n == 1 {
+		return "1 run"
+	}
+	return fmt.Sprintf("%d runs", n)
 }
 
 // probed tells whether every run of fault f has its probes (runs kept from an older JSON have none).
@@ -242,10 +247,7 @@ func SummarizeCell(f Fault, runs []FaultRun) faultplot.Cell {
 	n := len(done)
 	runsWord := func(k int) string {
 		if k == n {
-			if n == 1 {
-				return "1 run"
-			}
-			return fmt.Sprintf("%d runs", n)
+			return nRuns(n)
 		}
 		return fmt.Sprintf("%d of %d runs", k, n)
 	}
