@@ -132,7 +132,6 @@ func (r *FaultRun) UnmarshalJSON(data []byte) error {
 		return fmt.Errorf("fault %d on %s: %d probe times, %d results", j.Fault, j.Stack, len(ms), len(j.ProbeOK))
 	}
 	*r = FaultRun(j.faultRunFields)
-	r.Probes = nil
 	for i, m := range ms {
 		n, err := strconv.ParseInt(m, 10, 64)
 		if err != nil {
